@@ -1,0 +1,201 @@
+//! The crate's one error type (STYLE.md rule 5).
+//!
+//! Failures that depend on a secret (a wrong PIN, a bad share, a failed fault check) are all
+//! reported as the single opaque [`Error::SigningFailed`], so an error can never serve as an
+//! oracle. Errors about malformed *public* input say exactly what was wrong and whose fault it
+//! is.
+
+use core::fmt;
+
+/// Everything that can go wrong in split-rsa.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A private-key operation did not produce a valid signature: wrong PIN, wrong or
+    /// tampered share, or a detected fault. Deliberately carries no detail (SPEC §4.5).
+    SigningFailed,
+    /// A signature did not verify under the given public key.
+    InvalidSignature,
+    /// A key (built here or imported) failed one of the SPEC §2 checks.
+    InvalidKey(KeyError),
+    /// A PIN does not meet the PIN policy (SPEC §5).
+    InvalidPin(PinError),
+    /// Bytes could not be decoded (SPEC §9): which field, and what was wrong.
+    Decode(DecodeError),
+    /// A request's parameters are inconsistent (e.g. a digest of the wrong length for its
+    /// hash, a PSS salt of the wrong length, a key id that does not match).
+    InvalidRequest(&'static str),
+    /// The message is too long for the modulus (RFC 8017 "intended encoded message length too
+    /// short").
+    MessageTooLong,
+    /// HPKE opening failed: the ciphertext or its associated data was tampered with, or it was
+    /// not sealed to this key (SPEC §6).
+    Unseal,
+    /// The key is locked after too many wrong PINs until the given time (seconds since the Unix
+    /// epoch) (SPEC §7).
+    KeyLocked {
+        /// When the lock ends (seconds since the Unix epoch).
+        until: u64,
+    },
+    /// The key has been destroyed (SPEC §7).
+    KeyDestroyed,
+    /// The key has expired (SPEC §7).
+    KeyExpired,
+    /// The PIN was wrong; the attempt was counted (SPEC §4.5, §7).
+    WrongPin {
+        /// Wrong PINs still allowed before the key is destroyed.
+        attempts_left: u32,
+        /// If this failure locked the key: until when (seconds since the Unix epoch).
+        locked_until: Option<u64>,
+    },
+    /// A valid partial signature arrived with a stale one-time password: the device share was
+    /// cloned. The key has been destroyed (SPEC §4.5, §7).
+    CloneDetected,
+    /// The key store failed or a compare-and-swap lost a race (SPEC §7).
+    Store(StoreError),
+    /// The random number generator failed.
+    Rng,
+}
+
+/// Which SPEC §2 check a key failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyError {
+    /// The modulus is even.
+    EvenModulus,
+    /// The modulus does not have the stated or a supported size.
+    ModulusSize,
+    /// The public exponent is not 65537.
+    PublicExponent,
+    /// gcd(n1, n2) is not 1.
+    NotCoprime,
+    /// n is not n1*n2.
+    CompositeMismatch,
+    /// A prime failed a check (gcd(e, p-1), |p-q|, primality).
+    BadPrime,
+}
+
+/// Why a PIN was refused by the policy (SPEC §5).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinError {
+    /// A character is not a decimal digit.
+    NotDigits,
+    /// Too short or too long for its purpose.
+    Length {
+        /// Smallest allowed length.
+        min: usize,
+        /// Largest allowed length.
+        max: usize,
+    },
+    /// A trivial PIN (one repeated digit, an ascending or descending run).
+    Trivial,
+}
+
+/// A key-store failure (SPEC §7).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// No record with that key id.
+    NotFound,
+    /// The record's version changed under us (compare-and-swap lost).
+    Conflict,
+    /// The backing store failed.
+    Backend(&'static str),
+}
+
+/// What was wrong with encoded bytes (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeError {
+    /// The field being decoded when the error was found.
+    pub field: &'static str,
+    /// What was wrong with it.
+    pub kind: DecodeErrorKind,
+}
+
+/// The kinds of decoding failure (SPEC §9).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeErrorKind {
+    /// The input ended before the field did.
+    Truncated,
+    /// Bytes remain after the last field.
+    TrailingBytes,
+    /// The magic bytes are wrong.
+    BadMagic,
+    /// The format version is not supported.
+    BadVersion,
+    /// The message type is not the one expected.
+    BadType,
+    /// A length exceeds the field's maximum.
+    TooLong,
+    /// An integer or length is not in canonical form.
+    NonCanonical,
+    /// A value is out of range (e.g. y >= n1, s >= n).
+    OutOfRange,
+    /// An enumeration tag is unknown.
+    UnknownTag,
+    /// The value is otherwise invalid (e.g. PEM/DER syntax, n != n1*n2).
+    Invalid,
+}
+
+impl DecodeError {
+    /// Builds a decode error for `field`.
+    pub const fn new(field: &'static str, kind: DecodeErrorKind) -> Self {
+        Self { field, kind }
+    }
+}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Self {
+        Error::Decode(e)
+    }
+}
+
+impl From<KeyError> for Error {
+    fn from(e: KeyError) -> Self {
+        Error::InvalidKey(e)
+    }
+}
+
+impl From<PinError> for Error {
+    fn from(e: PinError) -> Self {
+        Error::InvalidPin(e)
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Store(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::SigningFailed => f.write_str("signing failed"),
+            Error::InvalidSignature => f.write_str("invalid signature"),
+            Error::InvalidKey(k) => write!(f, "invalid key: {k:?}"),
+            Error::InvalidPin(p) => write!(f, "PIN refused by policy: {p:?}"),
+            Error::Decode(d) => write!(f, "cannot decode field `{}`: {:?}", d.field, d.kind),
+            Error::InvalidRequest(why) => write!(f, "invalid request: {why}"),
+            Error::MessageTooLong => f.write_str("message too long for the modulus"),
+            Error::Unseal => f.write_str("sealed message could not be opened"),
+            Error::KeyLocked { until } => write!(f, "key locked until {until}"),
+            Error::KeyDestroyed => f.write_str("key destroyed"),
+            Error::KeyExpired => f.write_str("key expired"),
+            Error::WrongPin { attempts_left, locked_until } => match locked_until {
+                Some(t) => write!(f, "wrong PIN; {attempts_left} attempts left; locked until {t}"),
+                None => write!(f, "wrong PIN; {attempts_left} attempts left"),
+            },
+            Error::CloneDetected => f.write_str("cloned device share detected; key destroyed"),
+            Error::Store(s) => write!(f, "key store: {s:?}"),
+            Error::Rng => f.write_str("random number generator failed"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// The crate's result type.
+pub type Result<T> = core::result::Result<T, Error>;
