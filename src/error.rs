@@ -184,8 +184,14 @@ impl fmt::Display for Error {
             Error::KeyLocked { until } => write!(f, "key locked until {until}"),
             Error::KeyDestroyed => f.write_str("key destroyed"),
             Error::KeyExpired => f.write_str("key expired"),
-            Error::WrongPin { attempts_left, locked_until } => match locked_until {
-                Some(t) => write!(f, "wrong PIN; {attempts_left} attempts left; locked until {t}"),
+            Error::WrongPin {
+                attempts_left,
+                locked_until,
+            } => match locked_until {
+                Some(t) => write!(
+                    f,
+                    "wrong PIN; {attempts_left} attempts left; locked until {t}"
+                ),
                 None => write!(f, "wrong PIN; {attempts_left} attempts left"),
             },
             Error::CloneDetected => f.write_str("cloned device share detected; key destroyed"),

@@ -4,7 +4,7 @@ use subtle::Choice;
 use zeroize::Zeroize;
 
 use super::monty::{Modulus, Residue};
-use super::uint::{Limb, Uint};
+use super::uint::{Limb, Uint, mac, sbb};
 
 /// Garner's recombination: the unique `s < n1 * n2` with `s ≡ s1 (mod n1)` and
 /// `s ≡ s2 (mod n2)`, for coprime odd `n1`, `n2`:
@@ -51,8 +51,17 @@ pub fn inv_small_prime_mod(e: u32, m: &Uint) -> (Uint, Choice) {
     let mut x = m.resize(w + 1);
     x.mul_u64_assign(k);
     x.add_u64_assign(1);
-    // Exact division by e: x = q*e with q < 2^(64(w+1)), so q = x * e^-1 mod 2^(64(w+1)).
-    x.mul_u64_assign(inv_mod_2_64(e64));
+    // Exact division by e (x = q*e, q < 2^(64(w+1))), limb by limb from the bottom as in
+    // GMP's divexact_1: q_i = (x_i - c) * e^-1 mod 2^64, and c carries the high half of q_i*e.
+    let einv = inv_mod_2_64(e64);
+    let mut c: Limb = 0;
+    for l in x.as_limbs_mut() {
+        let (s, b) = sbb(*l, c, 0);
+        let q = s.wrapping_mul(einv);
+        let (_, hi) = mac(0, q, e64, 0);
+        *l = q;
+        c = hi + b;
+    }
     let d = x.resize(w);
     x.zeroize();
     (d, exists)

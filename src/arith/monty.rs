@@ -38,19 +38,26 @@ pub struct Residue<M> {
 // Clone: exponentiation tables and CRT need copies; each copy wipes itself on drop.
 impl<M> Clone for Residue<M> {
     fn clone(&self) -> Self {
-        Self { v: self.v.clone(), _ring: PhantomData }
+        Self {
+            v: self.v.clone(),
+            _ring: PhantomData,
+        }
     }
 }
 
 impl<M> fmt::Debug for Residue<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Residue").field("bits", &self.v.bits_precision()).finish_non_exhaustive()
+        f.debug_struct("Residue")
+            .field("bits", &self.v.bits_precision())
+            .finish_non_exhaustive()
     }
 }
 
 impl<M> fmt::Debug for Modulus<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Modulus").field("bits", &self.n.bits_precision()).finish_non_exhaustive()
+        f.debug_struct("Modulus")
+            .field("bits", &self.n.bits_precision())
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,7 +80,10 @@ impl<M> Residue<M> {
 
     /// `a` if `c` is unset, else `b`.
     pub fn conditional_select(a: &Self, b: &Self, c: Choice) -> Self {
-        Self { v: Uint::conditional_select(&a.v, &b.v, c), _ring: PhantomData }
+        Self {
+            v: Uint::conditional_select(&a.v, &b.v, c),
+            _ring: PhantomData,
+        }
     }
 
     /// Whether the residue is zero.
@@ -227,11 +237,20 @@ impl<M> Modulus<M> {
             mod_double(&mut one, &mut tmp, &n);
         }
         // Reduce 1 itself in case n = 1 (then R mod n = 0): one < n holds for n > 1 already.
-        let mut m = Self { n, n0inv, r2: one.clone(), one, _ring: PhantomData };
+        let mut m = Self {
+            n,
+            n0inv,
+            r2: one.clone(),
+            one,
+            _ring: PhantomData,
+        };
         // R^2 mod n is 2^(64k) in Montgomery form: raise Montgomery(2) to the public 64k.
         let mut two = m.one.clone();
         mod_double(&mut two, &mut tmp, &m.n);
-        let two = Residue { v: two, _ring: PhantomData };
+        let two = Residue {
+            v: two,
+            _ring: PhantomData,
+        };
         let exp = Uint::from_u64((k * LIMB_BITS) as u64, 1);
         let r2 = m.pow_vartime(&two, &exp);
         m.r2 = r2.v.clone();
@@ -256,22 +275,39 @@ impl<M> Modulus<M> {
     /// Montgomery multiplication of raw limbs, dispatched to the fastest available backend.
     #[inline]
     fn mont_mul_into(&self, out: &mut Uint, a: &Uint, b: &Uint) {
-        backend::mont_mul(out.as_limbs_mut(), a.as_limbs(), b.as_limbs(), self.n.as_limbs(), self.n0inv);
+        backend::mont_mul(
+            out.as_limbs_mut(),
+            a.as_limbs(),
+            b.as_limbs(),
+            self.n.as_limbs(),
+            self.n0inv,
+        );
     }
 
     #[inline]
     fn mont_sqr_into(&self, out: &mut Uint, a: &Uint) {
-        backend::mont_sqr(out.as_limbs_mut(), a.as_limbs(), self.n.as_limbs(), self.n0inv);
+        backend::mont_sqr(
+            out.as_limbs_mut(),
+            a.as_limbs(),
+            self.n.as_limbs(),
+            self.n0inv,
+        );
     }
 
     /// One, in Montgomery form.
     pub fn one(&self) -> Residue<M> {
-        Residue { v: self.one.clone(), _ring: PhantomData }
+        Residue {
+            v: self.one.clone(),
+            _ring: PhantomData,
+        }
     }
 
     /// Zero.
     pub fn zero(&self) -> Residue<M> {
-        Residue { v: Uint::zero(self.nlimbs()), _ring: PhantomData }
+        Residue {
+            v: Uint::zero(self.nlimbs()),
+            _ring: PhantomData,
+        }
     }
 
     /// `x mod n` in Montgomery form, for `x` of any width, in constant time.
@@ -290,7 +326,10 @@ impl<M> Modulus<M> {
             self.mont_mul_into(&mut tmp, &acc.v, &self.r2);
             // chunk in Montgomery form: chunk * R^2 / R, valid for chunk < R.
             self.mont_mul_into(&mut acc.v, &chunk, &self.r2);
-            let a = Residue { v: tmp.clone(), _ring: PhantomData };
+            let a = Residue {
+                v: tmp.clone(),
+                _ring: PhantomData,
+            };
             acc = self.add(&a, &acc);
         }
         chunk.zeroize();
@@ -310,14 +349,20 @@ impl<M> Modulus<M> {
     pub fn mul(&self, a: &Residue<M>, b: &Residue<M>) -> Residue<M> {
         let mut out = Uint::zero(self.nlimbs());
         self.mont_mul_into(&mut out, &a.v, &b.v);
-        Residue { v: out, _ring: PhantomData }
+        Residue {
+            v: out,
+            _ring: PhantomData,
+        }
     }
 
     /// `a^2 mod n`.
     pub fn square(&self, a: &Residue<M>) -> Residue<M> {
         let mut out = Uint::zero(self.nlimbs());
         self.mont_sqr_into(&mut out, &a.v);
-        Residue { v: out, _ring: PhantomData }
+        Residue {
+            v: out,
+            _ring: PhantomData,
+        }
     }
 
     /// In-place `a = a * b mod n`, using `tmp` (same width) as scratch.
@@ -338,7 +383,10 @@ impl<M> Modulus<M> {
         let carry = t.adc_assign(&b.v);
         let mut out = Uint::zero(self.nlimbs());
         final_sub(out.as_limbs_mut(), t.as_limbs(), carry, self.n.as_limbs());
-        Residue { v: out, _ring: PhantomData }
+        Residue {
+            v: out,
+            _ring: PhantomData,
+        }
     }
 
     /// `a - b mod n`.
@@ -352,7 +400,10 @@ impl<M> Modulus<M> {
             *l &= m;
         }
         t.adc_assign(&nm);
-        Residue { v: t, _ring: PhantomData }
+        Residue {
+            v: t,
+            _ring: PhantomData,
+        }
     }
 
     /// `-a mod n`.
@@ -369,7 +420,10 @@ impl<M> Modulus<M> {
     /// form. The caller guarantees the bound (it is not checked).
     pub(crate) fn residue_from_montgomery_unchecked(&self, v: Uint) -> Residue<M> {
         debug_assert_eq!(v.nlimbs(), self.nlimbs());
-        Residue { v, _ring: PhantomData }
+        Residue {
+            v,
+            _ring: PhantomData,
+        }
     }
 
     pub(crate) fn n0inv(&self) -> Limb {

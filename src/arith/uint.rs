@@ -72,14 +72,18 @@ impl Zeroize for Uint {
 
 impl fmt::Debug for Uint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Uint").field("bits", &(self.limbs.len() * LIMB_BITS)).finish_non_exhaustive()
+        f.debug_struct("Uint")
+            .field("bits", &(self.limbs.len() * LIMB_BITS))
+            .finish_non_exhaustive()
     }
 }
 
 impl Uint {
     /// Zero, `nlimbs` limbs wide.
     pub fn zero(nlimbs: usize) -> Self {
-        Self { limbs: vec![0; nlimbs].into_boxed_slice() }
+        Self {
+            limbs: vec![0; nlimbs].into_boxed_slice(),
+        }
     }
 
     /// One, `nlimbs` limbs wide (`nlimbs` ≥ 1).
@@ -98,7 +102,9 @@ impl Uint {
 
     /// Takes ownership of little-endian limbs.
     pub fn from_limbs(limbs: Vec<Limb>) -> Self {
-        Self { limbs: limbs.into_boxed_slice() }
+        Self {
+            limbs: limbs.into_boxed_slice(),
+        }
     }
 
     /// The little-endian limbs.
@@ -201,7 +207,11 @@ impl Uint {
         } else {
             self.limbs.get(idx + 1).copied().unwrap_or(0) << (LIMB_BITS - off)
         };
-        let m = if w == LIMB_BITS { Limb::MAX } else { (1 << w) - 1 };
+        let m = if w == LIMB_BITS {
+            Limb::MAX
+        } else {
+            (1 << w) - 1
+        };
         (lo | hi) & m
     }
 
