@@ -4,8 +4,10 @@
 // tests and benches.
 #[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
 mod arith;
+mod encoding;
 mod error;
 #[cfg(feature = "hazmat")]
 pub mod hazmat;
 
+pub use encoding::MessageType;
 pub use error::{DecodeError, DecodeErrorKind, Error, KeyError, PinError, Result, StoreError};

@@ -1,0 +1,241 @@
+//! Canonical binary encodings (SPEC §9): the shared reader and writer.
+//!
+//! Every message and stored record starts with a header: the magic bytes `"SRSA"`, the format
+//! version (1) and a one-byte message type ([`MessageType`]). Fields follow in a fixed order:
+//! integers are unsigned big-endian in a fixed width, variable fields carry a 4-byte length
+//! and a per-field maximum. Decoding is strict: it rejects wrong magic, version or type, short
+//! input, trailing bytes, lengths over a field's maximum and non-canonical or out-of-range
+//! values, with a [`DecodeError`] naming the field; it never panics. The byte layout of every
+//! message is in `docs/encodings.md`.
+
+use zeroize::Zeroizing;
+
+use crate::error::{DecodeError, DecodeErrorKind};
+
+/// The magic bytes that start every encoding.
+pub const MAGIC: [u8; 4] = *b"SRSA";
+
+/// The format version this crate writes and reads.
+pub const VERSION: u8 = 1;
+
+/// Length of the header: magic, version, type.
+pub const HEADER_LEN: usize = 6;
+
+/// The type byte of each encoding (SPEC §9).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageType {
+    /// Device → server: registration request (SPEC §3 step 4).
+    RegistrationRequest = 0x01,
+    /// Server → device: registration response (SPEC §3 step 6).
+    RegistrationResponse = 0x02,
+    /// Server → device: signing request (SPEC §4 step 1).
+    SigningRequest = 0x03,
+    /// Device → server: the sealed partial signature (SPEC §4 step 4).
+    SealedPartialSignature = 0x04,
+    /// Server → device: the signing response (SPEC §4 step 5).
+    SigningResponse = 0x05,
+    /// The plaintext inside the sealed partial signature (SPEC §4 step 4).
+    PartialSignature = 0x06,
+    /// The plaintext inside the sealed registration request: d1'' (SPEC §3 step 4).
+    RegistrationSecret = 0x07,
+    /// The device's stored record (SPEC §9).
+    DeviceRecord = 0x10,
+    /// The server's stored key record (SPEC §9).
+    ServerKeyRecord = 0x11,
+}
+
+/// Appends fields in canonical form. The buffer wipes itself on drop, so a writer may carry
+/// secrets (stored records).
+#[derive(Debug, Default)]
+pub(crate) struct Writer {
+    buf: Zeroizing<Vec<u8>>,
+}
+
+impl Writer {
+    /// A writer that starts with the header of `ty`.
+    pub(crate) fn new(ty: MessageType) -> Self {
+        let mut w = Self::default();
+        w.buf.extend_from_slice(&MAGIC);
+        w.buf.push(VERSION);
+        w.buf.push(ty as u8);
+        w
+    }
+
+    pub(crate) fn u8(&mut self, v: u8) -> &mut Self {
+        self.buf.push(v);
+        self
+    }
+
+    pub(crate) fn u32(&mut self, v: u32) -> &mut Self {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+
+    pub(crate) fn u64(&mut self, v: u64) -> &mut Self {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+
+    /// Bytes of a width fixed by the format (no length prefix).
+    pub(crate) fn fixed(&mut self, v: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(v);
+        self
+    }
+
+    /// Variable-length bytes: a 4-byte big-endian length, then the bytes.
+    pub(crate) fn var(&mut self, v: &[u8]) -> &mut Self {
+        // Every variable field has a maximum far below 2^32 (checked on decode).
+        self.u32(v.len() as u32);
+        self.buf.extend_from_slice(v);
+        self
+    }
+
+    /// The encoding, in a wiping buffer.
+    pub(crate) fn finish(self) -> Zeroizing<Vec<u8>> {
+        self.buf
+    }
+
+    /// The encoding of a public message, as a plain vector.
+    pub(crate) fn finish_public(self) -> Vec<u8> {
+        self.buf.to_vec()
+    }
+}
+
+/// Reads fields in canonical form; every read names its field for the error.
+#[derive(Debug)]
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+fn err(field: &'static str, kind: DecodeErrorKind) -> DecodeError {
+    DecodeError::new(field, kind)
+}
+
+impl<'a> Reader<'a> {
+    /// Starts reading `input`, checking its header against `ty`.
+    pub(crate) fn new(input: &'a [u8], ty: MessageType) -> Result<Self, DecodeError> {
+        let mut r = Self { buf: input };
+        let magic = r.take(MAGIC.len(), "magic")?;
+        if magic != MAGIC {
+            return Err(err("magic", DecodeErrorKind::BadMagic));
+        }
+        if r.u8("version")? != VERSION {
+            return Err(err("version", DecodeErrorKind::BadVersion));
+        }
+        if r.u8("type")? != ty as u8 {
+            return Err(err("type", DecodeErrorKind::BadType));
+        }
+        Ok(r)
+    }
+
+    pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
+        if self.buf.len() < n {
+            return Err(err(field, DecodeErrorKind::Truncated));
+        }
+        let (head, tail) = self.buf.split_at(n);
+        self.buf = tail;
+        Ok(head)
+    }
+
+    pub(crate) fn array<const N: usize>(
+        &mut self,
+        field: &'static str,
+    ) -> Result<[u8; N], DecodeError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N, field)?);
+        Ok(out)
+    }
+
+    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
+        Ok(u8::from_be_bytes(self.array(field)?))
+    }
+
+    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
+        Ok(u32::from_be_bytes(self.array(field)?))
+    }
+
+    pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+        Ok(u64::from_be_bytes(self.array(field)?))
+    }
+
+    /// A boolean: exactly 0 or 1.
+    pub(crate) fn bool(&mut self, field: &'static str) -> Result<bool, DecodeError> {
+        match self.u8(field)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(err(field, DecodeErrorKind::NonCanonical)),
+        }
+    }
+
+    /// Variable-length bytes of at most `max` bytes.
+    pub(crate) fn var(&mut self, field: &'static str, max: usize) -> Result<&'a [u8], DecodeError> {
+        let len = self.u32(field)? as usize;
+        if len > max {
+            return Err(err(field, DecodeErrorKind::TooLong));
+        }
+        self.take(len, field)
+    }
+
+    /// Ends decoding: no bytes may remain.
+    pub(crate) fn finish(self) -> Result<(), DecodeError> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(err("end", DecodeErrorKind::TrailingBytes))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trip_and_rejections() {
+        let mut w = Writer::new(MessageType::SigningRequest);
+        w.u8(7).u32(0x0102_0304).var(b"abc");
+        let bytes = w.finish_public();
+        assert_eq!(
+            hex(&bytes),
+            "5352534101030701020304".to_string() + "00000003616263"
+        );
+        let mut r = Reader::new(&bytes, MessageType::SigningRequest).unwrap();
+        assert_eq!(r.u8("a").unwrap(), 7);
+        assert_eq!(r.u32("b").unwrap(), 0x0102_0304);
+        assert_eq!(r.var("c", 3).unwrap(), b"abc");
+        r.finish().unwrap();
+
+        let kind = |b: &[u8]| {
+            Reader::new(b, MessageType::SigningRequest)
+                .unwrap_err()
+                .kind
+        };
+        assert_eq!(kind(b"SRS"), DecodeErrorKind::Truncated);
+        assert_eq!(kind(b"XRSA\x01\x03"), DecodeErrorKind::BadMagic);
+        assert_eq!(kind(b"SRSA\x02\x03"), DecodeErrorKind::BadVersion);
+        assert_eq!(kind(b"SRSA\x01\x04"), DecodeErrorKind::BadType);
+
+        let mut r = Reader::new(&bytes, MessageType::SigningRequest).unwrap();
+        r.u8("a").unwrap();
+        r.u32("b").unwrap();
+        assert_eq!(
+            r.var("c", 2).unwrap_err(),
+            DecodeError::new("c", DecodeErrorKind::TooLong)
+        );
+        let mut long = bytes.clone();
+        long.push(0);
+        let mut r = Reader::new(&long, MessageType::SigningRequest).unwrap();
+        r.take(long.len() - HEADER_LEN - 1, "body").unwrap();
+        assert_eq!(r.finish().unwrap_err().kind, DecodeErrorKind::TrailingBytes);
+        let mut r = Reader::new(b"SRSA\x01\x03\x02", MessageType::SigningRequest).unwrap();
+        assert_eq!(
+            r.bool("flag").unwrap_err().kind,
+            DecodeErrorKind::NonCanonical
+        );
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+}
