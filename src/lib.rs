@@ -6,6 +6,7 @@
 mod arith;
 mod encoding;
 mod error;
+mod signing;
 #[cfg(feature = "hazmat")]
 pub mod hazmat;
 
