@@ -1,0 +1,91 @@
+//! Differential target: the constant-time arithmetic against num-bigint (the oracle).
+//!
+//! Input: a modulus, two operands and an exponent, carved from the fuzz bytes. Every
+//! operation's result must equal num-bigint's.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use num_bigint::BigUint;
+use split_rsa::hazmat::arith::{Modulus, Uint, garner, inv_small_prime_mod};
+
+enum Ring {}
+enum Other {}
+
+fn big(x: &Uint) -> BigUint {
+    let (b, _) = x.to_be_bytes(x.nlimbs() * 8);
+    BigUint::from_bytes_be(&b)
+}
+
+fn take<'a>(data: &mut &'a [u8], n: usize) -> &'a [u8] {
+    let n = n.min(data.len());
+    let (h, t) = data.split_at(n);
+    *data = t;
+    h
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut data = data;
+    let Some((&sizes, rest)) = data.split_first() else { return };
+    data = rest;
+    // Modulus of 1..=16 limbs (64..1024 bits) keeps each run fast; operands up to 2x wider.
+    let nbytes = 8 * (1 + (sizes & 0x0f) as usize);
+    let nb = take(&mut data, nbytes);
+    if nb.len() != nbytes {
+        return;
+    }
+    let mut nb = nb.to_vec();
+    if let Some(last) = nb.last_mut() {
+        *last |= 1;
+    }
+    let n = Uint::from_be_bytes(&nb);
+    let nn = BigUint::from_bytes_be(&nb);
+    let Some(m) = Modulus::<Ring>::new(n.clone()) else { panic!("odd modulus refused") };
+    let a = Uint::from_be_bytes(take(&mut data, 2 * nbytes));
+    let b = Uint::from_be_bytes(take(&mut data, nbytes));
+    let e = Uint::from_be_bytes(take(&mut data, nbytes));
+    let (ab, bb, eb) = (big(&a), big(&b), big(&e));
+
+    let am = m.to_monty(&a);
+    let bm = m.to_monty(&b);
+    assert_eq!(big(&m.from_monty(&am)), &ab % &nn, "to_monty");
+    assert_eq!(big(&m.from_monty(&m.mul(&am, &bm))), (&ab * &bb) % &nn, "mul");
+    assert_eq!(big(&m.from_monty(&m.square(&am))), (&ab * &ab) % &nn, "square");
+    assert_eq!(big(&m.from_monty(&m.add(&am, &bm))), (&ab + &bb) % &nn, "add");
+    assert_eq!(
+        big(&m.from_monty(&m.sub(&am, &bm))),
+        ((&ab % &nn) + &nn - (&bb % &nn)) % &nn,
+        "sub"
+    );
+    let want = (&ab % &nn).modpow(&eb, &nn);
+    assert_eq!(big(&m.from_monty(&m.pow(&am, &e, e.bits_precision()))), want, "pow");
+    assert_eq!(big(&m.from_monty(&m.pow_vartime(&am, &e))), want, "pow_vartime");
+
+    // Wide arithmetic.
+    assert_eq!(big(&a.mul_wide(&b)), &ab * &bb, "mul_wide");
+    assert_eq!(bool::from(a.ct_lt(&b)), ab < bb, "ct_lt");
+    assert_eq!(bool::from(a.ct_eq(&b)), ab == bb, "ct_eq");
+
+    // e^-1 mod m for e = 65537 (m odd here; the even case is covered by unit tests).
+    let (d, ok) = inv_small_prime_mod(65537, &n);
+    let has_inverse = &nn % 65537u32 != BigUint::from(0u32);
+    assert_eq!(bool::from(ok), has_inverse, "inv exists");
+    if has_inverse && nn > BigUint::from(1u32) {
+        assert_eq!((big(&d) * 65537u32) % &nn, BigUint::from(1u32) % &nn, "inv_small_prime_mod");
+    }
+
+    // Garner with a second, small odd modulus coprime to n (when it is).
+    let n2v = 0xffff_ffff_ffff_ffc5u64; // the largest prime below 2^64
+    let n2 = Uint::from_u64(n2v, 1);
+    if let Some(m2) = Modulus::<Other>::new(n2) {
+        let n_mod = m2.to_monty(&n);
+        if !bool::from(n_mod.is_zero()) {
+            let inv = m2.inv_prime(&n_mod);
+            let s1 = m.from_monty(&am);
+            let s2 = m2.from_monty(&m2.to_monty(&b));
+            let s = big(&garner(&s1, &m, &s2, &m2, &inv));
+            assert_eq!(&s % &nn, big(&s1), "garner mod n1");
+            assert_eq!(&s % n2v, big(&s2), "garner mod n2");
+            assert!(s < &nn * n2v, "garner range");
+        }
+    }
+});
