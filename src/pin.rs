@@ -136,7 +136,11 @@ impl Pin {
             .into());
         }
 
-        let mut pin = Pin { digits: [0u8; MAX_PIN_LEN], len: len as u8, purpose };
+        let mut pin = Pin {
+            digits: [0u8; MAX_PIN_LEN],
+            len: len as u8,
+            purpose,
+        };
         for (d, b) in pin.digits.iter_mut().zip(bytes) {
             *d = *b;
         }
@@ -202,6 +206,8 @@ impl ZeroizeOnDrop for Pin {}
 
 impl fmt::Debug for Pin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pin").field("purpose", &self.purpose).finish_non_exhaustive()
+        f.debug_struct("Pin")
+            .field("purpose", &self.purpose)
+            .finish_non_exhaustive()
     }
 }

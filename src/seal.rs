@@ -66,11 +66,11 @@ pub const SALT_LEN: usize = 16;
 pub const KEY_ID_LEN: usize = 16;
 
 /// Longest device share: (4096 + 128) / 8 bytes (SPEC §2, §3.2).
-pub const MAX_SHARE_LEN: usize = (4096 + 128) / 8;
+pub const MAX_SHARE_LEN: usize = 528; // (4096 + 128) / 8
 
 /// Shortest device share accepted: (64 + 128) / 8 bytes. Real keys use (2048 + 128) / 8 or
 /// more; the smaller sizes exist for tests.
-pub const MIN_SHARE_LEN: usize = (64 + 128) / 8;
+pub const MIN_SHARE_LEN: usize = 24; // (64 + 128) / 8
 
 const MAGIC: [u8; 4] = *b"SRSA";
 const FORMAT_VERSION: u8 = 1;
@@ -95,7 +95,11 @@ impl Argon2Params {
     /// nothing here needs that margin: a stolen device alone gives no oracle (SPEC §5), so
     /// the cost only slows an attacker who also holds the server's share (see the module
     /// docs). Measured on this project's CI machine: see `docs/benchmarks.md` / the report.
-    pub const RECOMMENDED: Argon2Params = Argon2Params { m_cost_kib: 19 * 1024, t_cost: 2, p_cost: 1 };
+    pub const RECOMMENDED: Argon2Params = Argon2Params {
+        m_cost_kib: 19 * 1024,
+        t_cost: 2,
+        p_cost: 1,
+    };
 
     /// Largest memory cost accepted: 2 GiB (RFC 9106 §4's first recommended option).
     pub const MAX_M_COST_KIB: u32 = 2 * 1024 * 1024;
@@ -119,7 +123,11 @@ impl Argon2Params {
     /// ⚠️ **Insecure**: the cheapest parameters Argon2id allows (m = 8 KiB, t = 1, p = 1),
     /// for tests that derive many keys. Never use them for a real share.
     pub const fn insecure_fast_for_tests() -> Self {
-        Argon2Params { m_cost_kib: 8, t_cost: 1, p_cost: 1 }
+        Argon2Params {
+            m_cost_kib: 8,
+            t_cost: 1,
+            p_cost: 1,
+        }
     }
 
     /// Memory cost in KiB.
@@ -149,7 +157,11 @@ impl Argon2Params {
         if m_cost_kib < 8 * p_cost || m_cost_kib > Self::MAX_M_COST_KIB {
             return Err("argon2.m_cost");
         }
-        Ok(Argon2Params { m_cost_kib, t_cost, p_cost })
+        Ok(Argon2Params {
+            m_cost_kib,
+            t_cost,
+            p_cost,
+        })
     }
 }
 
@@ -195,7 +207,11 @@ impl SealedShare {
         let mut salt = [0u8; SALT_LEN];
         rng.fill_bytes(&mut salt);
         let c = xor_keystream(pin, &salt, key_id, purpose, &params, share)?;
-        Ok(SealedShare { salt, params, ciphertext: c.as_bytes().to_vec() })
+        Ok(SealedShare {
+            salt,
+            params,
+            ciphertext: c.as_bytes().to_vec(),
+        })
     }
 
     /// Unseals with `pin`: d1' if the PIN is right, otherwise a uniformly random-looking
@@ -213,7 +229,14 @@ impl SealedShare {
         purpose: KeyPurpose,
     ) -> Result<SecretBytes, Error> {
         check_purpose(pin, purpose)?;
-        xor_keystream(pin, &self.salt, key_id, purpose, &self.params, &self.ciphertext)
+        xor_keystream(
+            pin,
+            &self.salt,
+            key_id,
+            purpose,
+            &self.params,
+            &self.ciphertext,
+        )
     }
 
     /// The Argon2 salt.
@@ -264,7 +287,10 @@ impl SealedShare {
             return Err(decode_err("sealed_share.magic", DecodeErrorKind::BadMagic));
         }
         if r.take::<1>("sealed_share.version")? != [FORMAT_VERSION] {
-            return Err(decode_err("sealed_share.version", DecodeErrorKind::BadVersion));
+            return Err(decode_err(
+                "sealed_share.version",
+                DecodeErrorKind::BadVersion,
+            ));
         }
         if r.take::<1>("sealed_share.type")? != [TYPE_SEALED_SHARE] {
             return Err(decode_err("sealed_share.type", DecodeErrorKind::BadType));
@@ -276,14 +302,21 @@ impl SealedShare {
             .map_err(|field| decode_err(field, DecodeErrorKind::OutOfRange))?;
         let len = usize::from(u16::from_be_bytes(r.take::<2>("sealed_share.length")?));
         if !(MIN_SHARE_LEN..=MAX_SHARE_LEN).contains(&len) {
-            return Err(decode_err("sealed_share.length", DecodeErrorKind::OutOfRange));
+            return Err(decode_err(
+                "sealed_share.length",
+                DecodeErrorKind::OutOfRange,
+            ));
         }
         let salt = r.take::<SALT_LEN>("sealed_share.salt")?;
         let ciphertext = r.take_slice(len, "sealed_share.ciphertext")?.to_vec();
         if !r.bytes.is_empty() {
             return Err(decode_err("sealed_share", DecodeErrorKind::TrailingBytes));
         }
-        Ok(SealedShare { salt, params, ciphertext })
+        Ok(SealedShare {
+            salt,
+            params,
+            ciphertext,
+        })
     }
 }
 
@@ -300,7 +333,9 @@ fn check_purpose(pin: &Pin, purpose: KeyPurpose) -> Result<(), Error> {
     if pin.purpose() == purpose {
         Ok(())
     } else {
-        Err(Error::InvalidRequest("PIN purpose does not match the key's purpose"))
+        Err(Error::InvalidRequest(
+            "PIN purpose does not match the key's purpose",
+        ))
     }
 }
 

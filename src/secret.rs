@@ -53,6 +53,8 @@ impl ZeroizeOnDrop for SecretBytes {}
 
 impl fmt::Debug for SecretBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretBytes").field("len", &self.bytes.len()).finish_non_exhaustive()
+        f.debug_struct("SecretBytes")
+            .field("len", &self.bytes.len())
+            .finish_non_exhaustive()
     }
 }

@@ -78,8 +78,8 @@ impl TransportPublicKey {
         // Public data only; variable time is fine.
         let probe = HpkePrivateKey::from_bytes(&[1u8; PRIVATE_KEY_LEN])
             .map_err(|_| decode_err(FIELD, DecodeErrorKind::Invalid))?;
-        let as_enc =
-            EncappedKey::from_bytes(&arr).map_err(|_| decode_err(FIELD, DecodeErrorKind::Invalid))?;
+        let as_enc = EncappedKey::from_bytes(&arr)
+            .map_err(|_| decode_err(FIELD, DecodeErrorKind::Invalid))?;
         hpke::setup_receiver::<Aead, Kdf, Kem>(&OpModeR::Base, &probe, &as_enc, b"")
             .map_err(|_| decode_err(FIELD, DecodeErrorKind::Invalid))?;
         Ok(Self { bytes: arr })
@@ -180,7 +180,10 @@ impl ServerTransportKey {
     }
 
     fn from_hpke(sk: &HpkePrivateKey, pk: &HpkePublicKey) -> Self {
-        let mut out = Self { sk: [0u8; PRIVATE_KEY_LEN], pk: TransportPublicKey { bytes: [0u8; 32] } };
+        let mut out = Self {
+            sk: [0u8; PRIVATE_KEY_LEN],
+            pk: TransportPublicKey { bytes: [0u8; 32] },
+        };
         sk.write_exact(&mut out.sk);
         pk.write_exact(&mut out.pk.bytes);
         out
@@ -203,7 +206,9 @@ impl ZeroizeOnDrop for ServerTransportKey {}
 
 impl fmt::Debug for ServerTransportKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerTransportKey").field("public", &self.pk).finish_non_exhaustive()
+        f.debug_struct("ServerTransportKey")
+            .field("public", &self.pk)
+            .finish_non_exhaustive()
     }
 }
 
@@ -244,12 +249,21 @@ impl SealedMessage {
             return Err(decode_err("sealed_message.enc", DecodeErrorKind::Truncated));
         };
         if ciphertext.len() < TAG_LEN {
-            return Err(decode_err("sealed_message.ciphertext", DecodeErrorKind::Truncated));
+            return Err(decode_err(
+                "sealed_message.ciphertext",
+                DecodeErrorKind::Truncated,
+            ));
         }
         if ciphertext.len() > MAX_PLAINTEXT_LEN + TAG_LEN {
-            return Err(decode_err("sealed_message.ciphertext", DecodeErrorKind::TooLong));
+            return Err(decode_err(
+                "sealed_message.ciphertext",
+                DecodeErrorKind::TooLong,
+            ));
         }
-        Ok(Self { enc: *enc, ciphertext: ciphertext.to_vec() })
+        Ok(Self {
+            enc: *enc,
+            ciphertext: ciphertext.to_vec(),
+        })
     }
 }
 
@@ -285,7 +299,9 @@ fn seal_with_info(
     plaintext: &[u8],
 ) -> Result<SealedMessage, Error> {
     if plaintext.len() > MAX_PLAINTEXT_LEN {
-        return Err(Error::InvalidRequest("plaintext too long to seal to the server"));
+        return Err(Error::InvalidRequest(
+            "plaintext too long to seal to the server",
+        ));
     }
     let pk = server.to_hpke()?;
     let (enc, ciphertext) = hpke::single_shot_seal_with_rng::<Aead, Kdf, Kem>(
@@ -297,7 +313,10 @@ fn seal_with_info(
         rng,
     )
     .map_err(|_| Error::InvalidRequest("HPKE sealing failed"))?;
-    let mut out = SealedMessage { enc: [0u8; ENC_LEN], ciphertext };
+    let mut out = SealedMessage {
+        enc: [0u8; ENC_LEN],
+        ciphertext,
+    };
     enc.write_exact(&mut out.enc);
     Ok(out)
 }
@@ -307,8 +326,11 @@ fn fixed<const N: usize>(bytes: &[u8], field: &'static str) -> Result<[u8; N], E
 }
 
 fn length_err(got: usize, want: usize, field: &'static str) -> Error {
-    let kind =
-        if got < want { DecodeErrorKind::Truncated } else { DecodeErrorKind::TrailingBytes };
+    let kind = if got < want {
+        DecodeErrorKind::Truncated
+    } else {
+        DecodeErrorKind::TrailingBytes
+    };
     decode_err(field, kind)
 }
 
@@ -342,7 +364,11 @@ mod tests {
         }
         fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
             for d in dst.iter_mut() {
-                *d = if self.0.is_empty() { 0 } else { self.0.remove(0) };
+                *d = if self.0.is_empty() {
+                    0
+                } else {
+                    self.0.remove(0)
+                };
             }
             Ok(())
         }
@@ -350,7 +376,10 @@ mod tests {
     impl rand_core::TryCryptoRng for FixedRng {}
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
@@ -368,7 +397,18 @@ mod tests {
 
         let server = ServerTransportKey::from_bytes(&sk_rm).unwrap();
         assert_eq!(server.public_key().to_bytes().as_slice(), pk_rm.as_slice());
-        assert_eq!(&server.to_bytes()[..], sk_rm.as_slice());
+        // Export is the clamped form (RFC 9180 §7.1.2); the vector's skRm is unclamped.
+        let mut clamped = sk_rm.clone();
+        clamped[0] &= 0xf8;
+        clamped[31] = (clamped[31] & 0x7f) | 0x40;
+        assert_eq!(&server.to_bytes()[..], clamped.as_slice());
+        assert_eq!(
+            ServerTransportKey::from_bytes(&clamped)
+                .unwrap()
+                .public_key()
+                .to_bytes()[..],
+            pk_rm[..]
+        );
 
         let mut rng = FixedRng(ikm_e);
         let sealed = seal_with_info(&mut rng, &server.public_key(), &info, &aad0, &pt).unwrap();

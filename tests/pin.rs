@@ -1,5 +1,10 @@
 //! SPEC §5 PIN policy: a table of accepted and refused PINs for both purposes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use split_rsa::{Error, KeyPurpose, Pin, PinError};
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -10,7 +15,14 @@ const LEN_AUTH: PinError = PinError::Length { min: 4, max: 12 };
 const LEN_SIGN: PinError = PinError::Length { min: 5, max: 12 };
 
 /// (PIN, purpose, expected verdict of `Pin::new`, of `Pin::new_allow_trivial`).
-fn table() -> Vec<(&'static str, KeyPurpose, Result<(), PinError>, Result<(), PinError>)> {
+type Row = (
+    &'static str,
+    KeyPurpose,
+    Result<(), PinError>,
+    Result<(), PinError>,
+);
+
+fn table() -> Vec<Row> {
     use PinError::{NotDigits, Trivial};
     vec![
         // Accepted, PIN1: 4..=12 digits, not trivial.
@@ -45,8 +57,18 @@ fn table() -> Vec<(&'static str, KeyPurpose, Result<(), PinError>, Result<(), Pi
         ("-1357", Sign, Err(NotDigits), Err(NotDigits)),
         ("+13579", Sign, Err(NotDigits), Err(NotDigits)),
         ("13é5", Auth, Err(NotDigits), Err(NotDigits)), // 5 bytes of UTF-8
-        ("\u{ff11}\u{ff12}\u{ff13}\u{ff15}", Auth, Err(NotDigits), Err(NotDigits)), // full-width
-        ("\u{0661}\u{0663}\u{0665}\u{0667}", Auth, Err(NotDigits), Err(NotDigits)), // Arabic-Indic
+        (
+            "\u{ff11}\u{ff12}\u{ff13}\u{ff15}",
+            Auth,
+            Err(NotDigits),
+            Err(NotDigits),
+        ), // full-width
+        (
+            "\u{0661}\u{0663}\u{0665}\u{0667}",
+            Auth,
+            Err(NotDigits),
+            Err(NotDigits),
+        ), // Arabic-Indic
         ("abc", Auth, Err(NotDigits), Err(NotDigits)),
         ("1357\0", Sign, Err(NotDigits), Err(NotDigits)),
         // Trivial: one repeated digit.
@@ -81,9 +103,17 @@ fn table() -> Vec<(&'static str, KeyPurpose, Result<(), PinError>, Result<(), Pi
 fn policy_table() {
     for (digits, purpose, strict, lax) in table() {
         let got = Pin::new(digits, purpose).map(|p| assert_eq!(p.purpose(), purpose));
-        assert_eq!(got, strict.map_err(Error::InvalidPin), "Pin::new({digits:?}, {purpose:?})");
+        assert_eq!(
+            got,
+            strict.map_err(Error::InvalidPin),
+            "Pin::new({digits:?}, {purpose:?})"
+        );
         let got = Pin::new_allow_trivial(digits, purpose).map(|p| assert_eq!(p.purpose(), purpose));
-        assert_eq!(got, lax.map_err(Error::InvalidPin), "new_allow_trivial({digits:?}, {purpose:?})");
+        assert_eq!(
+            got,
+            lax.map_err(Error::InvalidPin),
+            "new_allow_trivial({digits:?}, {purpose:?})"
+        );
     }
 }
 
@@ -103,7 +133,11 @@ fn trivial_four_digit_pins_are_exactly_the_thirty() {
     let mut expected = Vec::new();
     for a in 0..10u32 {
         for step in [0, 1, 9] {
-            expected.push((0..4).map(|k| char::from(b'0' + ((a + k * step) % 10) as u8)).collect::<String>());
+            expected.push(
+                (0..4)
+                    .map(|k| char::from(b'0' + ((a + k * step) % 10) as u8))
+                    .collect::<String>(),
+            );
         }
     }
     expected.sort();
