@@ -6,12 +6,12 @@
 mod arith;
 mod encoding;
 mod error;
-mod signing;
 #[cfg(feature = "hazmat")]
 pub mod hazmat;
 mod pin;
 mod seal;
 mod secret;
+mod signing;
 mod transport;
 
 pub use encoding::MessageType;

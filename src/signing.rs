@@ -18,7 +18,12 @@ pub const PUBLIC_EXPONENT: u32 = 65537;
 /// SPEC §4 step 3: `y = m^d1' mod n1`, constant time. `m` is the encoded message as an
 /// integer (any width; it is reduced mod n1), `d1p` the device share with its public bit
 /// length `d1p_bits` (|n1| + 128).
-pub(crate) fn device_exponentiate<A>(n1: &Modulus<A>, d1p: &Uint, d1p_bits: usize, m: &Uint) -> Uint {
+pub(crate) fn device_exponentiate<A>(
+    n1: &Modulus<A>,
+    d1p: &Uint,
+    d1p_bits: usize,
+    m: &Uint,
+) -> Uint {
     let base = n1.to_monty(m);
     n1.from_monty(&n1.pow(&base, d1p, d1p_bits))
 }
@@ -88,8 +93,14 @@ pub(crate) fn server_complete<A, P, Q, B, C>(
     let s1 = key.n1.from_monty(&s1);
 
     // s2 = m^d2 mod n2 by CRT over p2, q2 (Garner with q2^-1 mod p2).
-    let sp = key.p2.from_monty(&key.p2.pow(&key.p2.to_monty(m), key.dp, key.dp.bits_precision()));
-    let sq = key.q2.from_monty(&key.q2.pow(&key.q2.to_monty(m), key.dq, key.dq.bits_precision()));
+    let sp = key.p2.from_monty(
+        &key.p2
+            .pow(&key.p2.to_monty(m), key.dp, key.dp.bits_precision()),
+    );
+    let sq = key.q2.from_monty(
+        &key.q2
+            .pow(&key.q2.to_monty(m), key.dq, key.dq.bits_precision()),
+    );
     let mut s2 = garner(&sq, key.q2, &sp, key.p2, key.qinv);
     if fault == Fault::S2 {
         flip_low_bit(&mut s2);

@@ -144,7 +144,7 @@ pub(crate) fn final_sub(out: &mut [Limb], t: &[Limb], carry: Limb, n: &[Limb]) {
 #[allow(clippy::indexing_slicing)] // lengths established at entry; keeps the loop free of checks
 pub(crate) fn mont_mul_portable(out: &mut [Limb], a: &[Limb], b: &[Limb], n: &[Limb], n0inv: Limb) {
     let k = n.len();
-    debug_assert!(k >= 1 && k <= MAX_LIMBS);
+    debug_assert!((1..=MAX_LIMBS).contains(&k));
     let (a, b) = (&a[..k], &b[..k]);
     let mut buf = [0 as Limb; MAX_LIMBS + 1];
     let t = &mut buf[..k + 1];
@@ -171,7 +171,7 @@ pub(crate) fn mont_mul_portable(out: &mut [Limb], a: &[Limb], b: &[Limb], n: &[L
 #[allow(clippy::indexing_slicing)] // lengths established at entry
 pub(crate) fn mont_sqr_portable(out: &mut [Limb], a: &[Limb], n: &[Limb], n0inv: Limb) {
     let k = n.len();
-    debug_assert!(k >= 1 && k <= MAX_LIMBS);
+    debug_assert!((1..=MAX_LIMBS).contains(&k));
     let a = &a[..k];
     let mut buf = [0 as Limb; 2 * MAX_LIMBS];
     let t = &mut buf[..2 * k];
@@ -424,10 +424,6 @@ impl<M> Modulus<M> {
             v,
             _ring: PhantomData,
         }
-    }
-
-    pub(crate) fn n0inv(&self) -> Limb {
-        self.n0inv
     }
 }
 

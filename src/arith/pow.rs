@@ -45,7 +45,7 @@ impl<M> Modulus<M> {
         for i in 2..size {
             let next = if i % 2 == 0 {
                 // base^i = (base^(i/2))^2
-                let half = self.residue_from_montgomery_unchecked(lookup_public(&table, k, i / 2));
+                let half = self.residue_from_montgomery_unchecked(lookup_public(&table, k, i >> 1));
                 self.square(&half)
             } else {
                 self.mul(&prev, base)

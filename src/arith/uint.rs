@@ -18,6 +18,9 @@ pub const LIMB_BITS: usize = 64;
 /// Bytes in a [`Limb`].
 pub const LIMB_BYTES: usize = 8;
 
+/// `log2(LIMB_BITS)`: bit positions are split into limb index and offset by shifts, not `/`.
+pub(crate) const LIMB_SHIFT: u32 = 6;
+
 /// The widest integer the crate handles, in limbs (8192 bits), for moduli. Products may be
 /// twice as wide.
 pub const MAX_LIMBS: usize = 128;
@@ -191,15 +194,15 @@ impl Uint {
 
     /// Bit `i` (public position; beyond the width it is 0).
     pub fn bit(&self, i: usize) -> Choice {
-        let limb = self.limbs.get(i / LIMB_BITS).copied().unwrap_or(0);
+        let limb = self.limbs.get(i >> LIMB_SHIFT).copied().unwrap_or(0);
         Choice::from(((limb >> (i % LIMB_BITS)) & 1) as u8)
     }
 
     /// `w` ≤ 64 bits starting at bit `pos` (public position), as a limb. Bits beyond the
     /// width read as 0.
     pub fn bits_at(&self, pos: usize, w: usize) -> Limb {
-        debug_assert!(w >= 1 && w <= LIMB_BITS);
-        let idx = pos / LIMB_BITS;
+        debug_assert!((1..=LIMB_BITS).contains(&w));
+        let idx = pos >> LIMB_SHIFT;
         let off = pos % LIMB_BITS;
         let lo = self.limbs.get(idx).copied().unwrap_or(0) >> off;
         let hi = if off == 0 {
@@ -217,7 +220,7 @@ impl Uint {
 
     /// Sets bit `i` (public position) to 1; beyond the width, does nothing.
     pub fn set_bit(&mut self, i: usize) {
-        if let Some(l) = self.limbs.get_mut(i / LIMB_BITS) {
+        if let Some(l) = self.limbs.get_mut(i >> LIMB_SHIFT) {
             *l |= 1 << (i % LIMB_BITS);
         }
     }
