@@ -39,10 +39,12 @@ pub enum MessageType {
     PartialSignature = 0x06,
     /// The plaintext inside the sealed registration request: d1'' (SPEC §3 step 4).
     RegistrationSecret = 0x07,
+    /// The device share sealed under the PIN (SPEC §5), stored on the device.
+    SealedShare = 0x10,
     /// The device's stored record (SPEC §9).
-    DeviceRecord = 0x10,
+    DeviceRecord = 0x11,
     /// The server's stored key record (SPEC §9).
-    ServerKeyRecord = 0x11,
+    ServerKeyRecord = 0x12,
 }
 
 /// Appends fields in canonical form. The buffer wipes itself on drop, so a writer may carry
@@ -64,6 +66,11 @@ impl Writer {
 
     pub(crate) fn u8(&mut self, v: u8) -> &mut Self {
         self.buf.push(v);
+        self
+    }
+
+    pub(crate) fn u16(&mut self, v: u16) -> &mut Self {
+        self.buf.extend_from_slice(&v.to_be_bytes());
         self
     }
 
@@ -149,6 +156,10 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
         Ok(u8::from_be_bytes(self.array(field)?))
+    }
+
+    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
+        Ok(u16::from_be_bytes(self.array(field)?))
     }
 
     pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {

@@ -55,6 +55,7 @@ use chacha20::cipher::{KeyIvInit, StreamCipher};
 use rand_core::CryptoRng;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::encoding::{MessageType, Reader, Writer};
 use crate::error::{DecodeError, DecodeErrorKind, Error};
 use crate::pin::{KeyPurpose, Pin};
 use crate::secret::SecretBytes;
@@ -72,9 +73,6 @@ pub const MAX_SHARE_LEN: usize = 528; // (4096 + 128) / 8
 /// more; the smaller sizes exist for tests.
 pub const MIN_SHARE_LEN: usize = 24; // (64 + 128) / 8
 
-const MAGIC: [u8; 4] = *b"SRSA";
-const FORMAT_VERSION: u8 = 1;
-const TYPE_SEALED_SHARE: u8 = 0x10;
 /// Bytes before the ciphertext: magic, version, type, three u32 parameters, u16 length, salt.
 const HEADER_LEN: usize = 4 + 1 + 1 + 3 * 4 + 2 + SALT_LEN;
 
@@ -262,57 +260,51 @@ impl SealedShare {
 
     /// The canonical encoding (module docs, format version 1).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.encoded_len());
-        out.extend_from_slice(&MAGIC);
-        out.push(FORMAT_VERSION);
-        out.push(TYPE_SEALED_SHARE);
-        out.extend_from_slice(&self.params.m_cost_kib.to_be_bytes());
-        out.extend_from_slice(&self.params.t_cost.to_be_bytes());
-        out.extend_from_slice(&self.params.p_cost.to_be_bytes());
+        let mut w = Writer::new(MessageType::SealedShare);
+        self.write_body(&mut w);
+        w.finish_public()
+    }
+
+    /// Appends the fields after the header (also used inside the device record).
+    pub(crate) fn write_body(&self, w: &mut Writer) {
+        w.u32(self.params.m_cost_kib)
+            .u32(self.params.t_cost)
+            .u32(self.params.p_cost);
         // At most MAX_SHARE_LEN (528), checked at construction.
-        out.extend_from_slice(&(self.ciphertext.len() as u16).to_be_bytes());
-        out.extend_from_slice(&self.salt);
-        out.extend_from_slice(&self.ciphertext);
-        out
+        w.u16(self.ciphertext.len() as u16)
+            .fixed(&self.salt)
+            .fixed(&self.ciphertext);
     }
 
     /// Decodes [`to_bytes`](Self::to_bytes)'s format strictly, without panicking.
     ///
-    /// Errors: [`Error::Decode`] naming the field (`sealed_share.magic`, `.version`, `.type`,
-    /// `argon2.m_cost`/`t_cost`/`p_cost`, `sealed_share.length`, `.salt`, `.ciphertext`)
+    /// Errors: [`Error::Decode`] naming the field (`magic`, `version`, `type`,
+    /// `argon2.m_cost`/`t_cost`/`p_cost`, `sealed_share.length`, `.salt`, `.ciphertext`, `end`)
     /// and the kind (`BadMagic`, `BadVersion`, `BadType`, `OutOfRange`, `Truncated`,
     /// `TrailingBytes`).
     pub fn from_bytes(bytes: &[u8]) -> Result<SealedShare, Error> {
-        let mut r = Reader { bytes };
-        if r.take::<4>("sealed_share.magic")? != MAGIC {
-            return Err(decode_err("sealed_share.magic", DecodeErrorKind::BadMagic));
-        }
-        if r.take::<1>("sealed_share.version")? != [FORMAT_VERSION] {
-            return Err(decode_err(
-                "sealed_share.version",
-                DecodeErrorKind::BadVersion,
-            ));
-        }
-        if r.take::<1>("sealed_share.type")? != [TYPE_SEALED_SHARE] {
-            return Err(decode_err("sealed_share.type", DecodeErrorKind::BadType));
-        }
-        let m = u32::from_be_bytes(r.take::<4>("argon2.m_cost")?);
-        let t = u32::from_be_bytes(r.take::<4>("argon2.t_cost")?);
-        let p = u32::from_be_bytes(r.take::<4>("argon2.p_cost")?);
+        let mut r = Reader::new(bytes, MessageType::SealedShare)?;
+        let sealed = Self::read_body(&mut r)?;
+        r.finish()?;
+        Ok(sealed)
+    }
+
+    /// Reads the fields after the header (also used inside the device record).
+    pub(crate) fn read_body(r: &mut Reader<'_>) -> Result<SealedShare, Error> {
+        let m = r.u32("argon2.m_cost")?;
+        let t = r.u32("argon2.t_cost")?;
+        let p = r.u32("argon2.p_cost")?;
         let params = Argon2Params::check(m, t, p)
             .map_err(|field| decode_err(field, DecodeErrorKind::OutOfRange))?;
-        let len = usize::from(u16::from_be_bytes(r.take::<2>("sealed_share.length")?));
+        let len = usize::from(r.u16("sealed_share.length")?);
         if !(MIN_SHARE_LEN..=MAX_SHARE_LEN).contains(&len) {
             return Err(decode_err(
                 "sealed_share.length",
                 DecodeErrorKind::OutOfRange,
             ));
         }
-        let salt = r.take::<SALT_LEN>("sealed_share.salt")?;
-        let ciphertext = r.take_slice(len, "sealed_share.ciphertext")?.to_vec();
-        if !r.bytes.is_empty() {
-            return Err(decode_err("sealed_share", DecodeErrorKind::TrailingBytes));
-        }
+        let salt = r.array::<SALT_LEN>("sealed_share.salt")?;
+        let ciphertext = r.take(len, "sealed_share.ciphertext")?.to_vec();
         Ok(SealedShare {
             salt,
             params,
@@ -409,30 +401,6 @@ fn derive_key(
         .hash_password_into_with_memory(pin.as_bytes(), salt, key.as_mut(), memory.as_mut_slice())
         .map_err(|_| ARGON2_FAILED)?;
     Ok(key)
-}
-
-/// A bounds-checked reader over the input.
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take_slice(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], Error> {
-        match self.bytes.split_at_checked(n) {
-            Some((head, rest)) => {
-                self.bytes = rest;
-                Ok(head)
-            }
-            None => Err(decode_err(field, DecodeErrorKind::Truncated)),
-        }
-    }
-
-    fn take<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], Error> {
-        let s = self.take_slice(N, field)?;
-        let mut out = [0u8; N];
-        out.copy_from_slice(s);
-        Ok(out)
-    }
 }
 
 fn decode_err(field: &'static str, kind: DecodeErrorKind) -> Error {

@@ -413,7 +413,7 @@ fn decoding_is_strict() {
         let (field, kind) = decode_kind(&good[..cut]);
         assert_eq!(kind, Truncated, "cut at {cut}: {field}");
     }
-    assert_eq!(decode_kind(&good[..3]).0, "sealed_share.magic");
+    assert_eq!(decode_kind(&good[..3]).0, "magic");
     assert_eq!(decode_kind(&good[..30]).0, "sealed_share.salt");
     assert_eq!(
         decode_kind(&good[..good.len() - 1]).0,
@@ -422,7 +422,7 @@ fn decoding_is_strict() {
 
     let mut trailing = good.clone();
     trailing.push(0);
-    assert_eq!(decode_kind(&trailing), ("sealed_share", TrailingBytes));
+    assert_eq!(decode_kind(&trailing), ("end", TrailingBytes));
 
     let patched = |at: usize, bytes: &[u8]| {
         let mut b = good.clone();
@@ -431,19 +431,19 @@ fn decoding_is_strict() {
     };
     assert_eq!(
         decode_kind(&patched(0, b"SRSB")),
-        ("sealed_share.magic", BadMagic)
+        ("magic", BadMagic)
     );
     assert_eq!(
         decode_kind(&patched(4, &[2])),
-        ("sealed_share.version", BadVersion)
+        ("version", BadVersion)
     );
     assert_eq!(
         decode_kind(&patched(4, &[0])),
-        ("sealed_share.version", BadVersion)
+        ("version", BadVersion)
     );
     assert_eq!(
         decode_kind(&patched(5, &[0x11])),
-        ("sealed_share.type", BadType)
+        ("type", BadType)
     );
     assert_eq!(
         decode_kind(&patched(6, &7u32.to_be_bytes())),
@@ -493,7 +493,7 @@ fn decoding_is_strict() {
     );
     assert_eq!(
         decode_kind(&patched(18, &(len as u16 - 1).to_be_bytes())),
-        ("sealed_share", TrailingBytes)
+        ("end", TrailingBytes)
     );
 }
 
