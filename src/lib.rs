@@ -8,4 +8,17 @@ mod error;
 #[cfg(feature = "hazmat")]
 pub mod hazmat;
 
+mod lockout;
+mod otp;
+mod server_state;
+mod store;
+
 pub use error::{DecodeError, DecodeErrorKind, Error, KeyError, PinError, Result, StoreError};
+pub use lockout::{AttemptState, FailureOutcome, LockStep, LockoutPolicy};
+pub use otp::{LastExchange, OTP_LEN, Otp, OtpClass, OtpHash, OtpState, REQUEST_ID_LEN};
+pub use server_state::{
+    Answer, DEFAULT_CAS_RETRIES, DEFAULT_KEY_LIFETIME_SECS, RequestId, ServerPolicy, ServerState,
+};
+pub use store::{
+    ActiveKey, DestroyReason, InMemoryKeyStore, KEY_ID_LEN, KeyId, KeyRecord, KeyState, KeyStore,
+};
