@@ -177,6 +177,12 @@ impl fmt::Debug for Answer {
     }
 }
 
+/// A valid evaluation's result and the OTP to issue if it completes a fresh request.
+struct Completed {
+    next: Otp,
+    signature: Vec<u8>,
+}
+
 /// The answer for a destroyed record.
 const fn destroyed_error(reason: DestroyReason) -> Error {
     match reason {
@@ -273,16 +279,11 @@ where
         match evaluate(active.share()) {
             Err(e) => self.after_failure(key_id, now, outcome, e),
             Ok(signature) => {
-                let next = Otp::generate(rng);
-                self.after_success(
-                    record,
-                    version,
-                    request_id,
-                    presented_otp,
-                    now,
-                    next,
+                let done = Completed {
+                    next: Otp::generate(rng),
                     signature,
-                )
+                };
+                self.after_success(record, version, request_id, presented_otp, now, done)
             }
         }
     }
@@ -435,7 +436,6 @@ where
     }
 
     /// Step 5: the share check succeeded.
-    #[allow(clippy::too_many_arguments)]
     fn after_success(
         &self,
         charged: KeyRecord<K::Share>,
@@ -443,9 +443,9 @@ where
         request_id: &RequestId,
         presented_otp: &Otp,
         now: u64,
-        next: Otp,
-        signature: Vec<u8>,
+        done: Completed,
     ) -> Result<Answer> {
+        let Completed { next, signature } = done;
         let mut record = charged;
         let mut version = charged_version;
         for attempt in 0..self.policy.cas_retries {

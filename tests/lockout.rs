@@ -1,6 +1,14 @@
 //! SPEC §7 lockout: the policy, the attempt state, and the lockout as seen through
 //! `ServerState::complete_signature` with an injected clock.
 
+// Test code: panicking on an unexpected value is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "support/server_support.rs"]
 mod support;
 
