@@ -36,6 +36,15 @@
 //! retransmission therefore costs one charge, which the valid result clears; an invalid one
 //! is an ordinary wrong PIN.
 //!
+//! # Concurrency
+//! Every write is compare-and-swap, so concurrent requests on one key are serialised by their
+//! writes. The count is bounded by the persisted charges: with the default policy at most 3
+//! share checks can be in flight before a lock refuses the rest. A success resets the count,
+//! erasing charges written before it, including those of requests still being evaluated (a
+//! wrong PIN whose charge reached the destroy threshold then does not destroy the key; its
+//! answer reports the state after the reset). If the destroying failure is recorded first,
+//! the success is withheld and answered [`Error::KeyDestroyed`].
+//!
 //! # Store failures
 //! A failed write never releases a signature or an OTP that is not persisted: if the
 //! success write fails, the charge stands (the device retries with the same, still current

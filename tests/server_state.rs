@@ -569,6 +569,108 @@ fn concurrent_clone_race() {
     }
 }
 
+/// Brings key 1 to 7 consecutive failures (past both locks) and returns the time.
+fn seven_failures(srv: &ServerState<Mem>, otp: &Otp) -> u64 {
+    let calls = AtomicUsize::new(0);
+    let mut now = T0;
+    for rid in 0..7 {
+        if let Err(Error::WrongPin {
+            locked_until: Some(u),
+            ..
+        }) = sign(srv, &calls, WRONG_PIN, 500 + rid, otp, now)
+        {
+            now = u;
+        }
+    }
+    assert_eq!(failures(srv), 7);
+    now
+}
+
+/// Interleaving A.charge (8), B.charge (9), then the outcomes in both orders, forced with
+/// channels inside the share checks:
+/// - A (right PIN) completes first: its success resets the count, erasing B's earlier charge;
+///   the key survives and B is told the state after the reset.
+/// - B (wrong PIN, 9th) completes first: the key is destroyed and A's signature is withheld.
+#[test]
+fn ninth_charge_racing_a_success() {
+    use std::sync::mpsc::channel;
+    for a_first in [true, false] {
+        let srv = ServerState::new(Mem::new(), ServerPolicy::default());
+        let otp0 = srv
+            .register(key_id(1), FakeShare { pin: RIGHT_PIN }, T0, &mut rng(1))
+            .unwrap();
+        let now = seven_failures(&srv, &otp0);
+        let (a_charged_tx, a_charged_rx) = channel();
+        let (b_charged_tx, b_charged_rx) = channel();
+        let (a_done_tx, a_done_rx) = channel();
+        let (b_done_tx, b_done_rx) = channel();
+        let (ra, rb) = std::thread::scope(|s| {
+            let (srv, otp0) = (&srv, &otp0);
+            let a = s.spawn(move || {
+                let r = srv.complete_signature(
+                    &key_id(1),
+                    &request_id(1),
+                    otp0,
+                    now,
+                    &mut rng(1),
+                    |share: &FakeShare| {
+                        a_charged_tx.send(()).unwrap();
+                        b_charged_rx.recv().unwrap();
+                        if !a_first {
+                            b_done_rx.recv().unwrap();
+                        }
+                        assert_eq!(share.pin, RIGHT_PIN);
+                        Ok(fake_signature(&request_id(1)))
+                    },
+                );
+                // Ignored when B is not waiting for it.
+                let _ = a_done_tx.send(());
+                r
+            });
+            a_charged_rx.recv().unwrap();
+            let b = s.spawn(move || {
+                let r = srv.complete_signature(
+                    &key_id(1),
+                    &request_id(2),
+                    otp0,
+                    now,
+                    &mut rng(2),
+                    |_: &FakeShare| {
+                        b_charged_tx.send(()).unwrap();
+                        if a_first {
+                            a_done_rx.recv().unwrap();
+                        }
+                        Err(Error::SigningFailed)
+                    },
+                );
+                // Ignored when A is not waiting for it.
+                let _ = b_done_tx.send(());
+                r
+            });
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let rec = srv.store().load(&key_id(1)).unwrap().unwrap();
+        if a_first {
+            assert_eq!(
+                ra.unwrap().signature(),
+                fake_signature(&request_id(1)).as_slice()
+            );
+            assert_eq!(
+                rb.unwrap_err(),
+                Error::WrongPin {
+                    attempts_left: 9,
+                    locked_until: None
+                }
+            );
+            assert_eq!(rec.active().unwrap().attempts().failures(), 0);
+        } else {
+            assert_eq!(rb.unwrap_err(), Error::KeyDestroyed);
+            assert_eq!(ra.unwrap_err(), Error::KeyDestroyed);
+            assert_eq!(rec.destroyed(), Some((DestroyReason::WrongPins, now)));
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Model-based property test.
 
