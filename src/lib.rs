@@ -19,6 +19,4 @@ pub use otp::{LastExchange, OTP_LEN, Otp, OtpClass, OtpHash, OtpState, REQUEST_I
 pub use server_state::{
     Answer, DEFAULT_CAS_RETRIES, DEFAULT_KEY_LIFETIME_SECS, RequestId, ServerPolicy, ServerState,
 };
-pub use store::{
-    ActiveKey, DestroyReason, InMemoryKeyStore, KEY_ID_LEN, KeyId, KeyRecord, KeyState, KeyStore,
-};
+pub use store::{ActiveKey, DestroyReason, InMemoryKeyStore, KeyId, KeyRecord, KeyState, KeyStore};

@@ -21,8 +21,9 @@ use crate::lockout::AttemptState;
 use crate::otp::{Otp, OtpState};
 use crate::server_state::Answer;
 
-/// Length of a key id in bytes.
-pub const KEY_ID_LEN: usize = 16;
+/// Length of a key id in bytes (the same as `seal::KEY_ID_LEN` on `main`; one of the two
+/// should go when the branches meet).
+const KEY_ID_LEN: usize = 16;
 
 /// A key id (SPEC §3.6).
 pub type KeyId = [u8; KEY_ID_LEN];
