@@ -8,17 +8,27 @@ mod encoding;
 mod error;
 #[cfg(feature = "hazmat")]
 pub mod hazmat;
+mod lockout;
+mod otp;
 mod pin;
 mod seal;
 mod secret;
+mod server_state;
 mod signing;
+mod store;
 mod transport;
 
 pub use encoding::MessageType;
 pub use error::{DecodeError, DecodeErrorKind, Error, KeyError, PinError, Result, StoreError};
+pub use lockout::{AttemptState, FailureOutcome, LockStep, LockoutPolicy};
+pub use otp::{LastExchange, OTP_LEN, Otp, OtpClass, OtpHash, OtpState, REQUEST_ID_LEN};
 pub use pin::{KeyPurpose, MAX_PIN_LEN, Pin};
 pub use seal::{Argon2Params, KEY_ID_LEN, MAX_SHARE_LEN, MIN_SHARE_LEN, SALT_LEN, SealedShare};
 pub use secret::SecretBytes;
+pub use server_state::{
+    Answer, DEFAULT_CAS_RETRIES, DEFAULT_KEY_LIFETIME_SECS, RequestId, ServerPolicy, ServerState,
+};
+pub use store::{ActiveKey, DestroyReason, InMemoryKeyStore, KeyId, KeyRecord, KeyState, KeyStore};
 pub use transport::{
     ENC_LEN, MAX_PLAINTEXT_LEN, PRIVATE_KEY_LEN, PUBLIC_KEY_LEN, SealedMessage, ServerTransportKey,
     TAG_LEN, TRANSPORT_INFO, TransportPublicKey, seal_to_server,

@@ -429,22 +429,10 @@ fn decoding_is_strict() {
         b[at..at + bytes.len()].copy_from_slice(bytes);
         b
     };
-    assert_eq!(
-        decode_kind(&patched(0, b"SRSB")),
-        ("magic", BadMagic)
-    );
-    assert_eq!(
-        decode_kind(&patched(4, &[2])),
-        ("version", BadVersion)
-    );
-    assert_eq!(
-        decode_kind(&patched(4, &[0])),
-        ("version", BadVersion)
-    );
-    assert_eq!(
-        decode_kind(&patched(5, &[0x11])),
-        ("type", BadType)
-    );
+    assert_eq!(decode_kind(&patched(0, b"SRSB")), ("magic", BadMagic));
+    assert_eq!(decode_kind(&patched(4, &[2])), ("version", BadVersion));
+    assert_eq!(decode_kind(&patched(4, &[0])), ("version", BadVersion));
+    assert_eq!(decode_kind(&patched(5, &[0x11])), ("type", BadType));
     assert_eq!(
         decode_kind(&patched(6, &7u32.to_be_bytes())),
         ("argon2.m_cost", OutOfRange)

@@ -1,0 +1,409 @@
+//! The server's per-key record and the key-store interface (SPEC §7).
+//!
+//! A [`KeyRecord`] is everything the server keeps about one split key: its id, a version
+//! number for compare-and-swap, creation and expiry times, and either the active state
+//! (the server's share `S`, the lockout [`AttemptState`], the [`OtpState`]) or, once the key
+//! is destroyed, only the reason and the time (SPEC §7). Destroying a record wipes the share.
+//!
+//! A [`KeyStore`] loads records and writes them back with compare-and-swap on the version:
+//! every write names the version it was computed from and fails with
+//! [`StoreError::Conflict`] if another write came first. [`InMemoryKeyStore`] is a
+//! thread-safe implementation for tests and single-process servers.
+
+use core::fmt;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use zeroize::Zeroize;
+
+use crate::error::{Error, Result, StoreError};
+use crate::lockout::AttemptState;
+use crate::otp::{Otp, OtpState};
+use crate::server_state::Answer;
+
+/// Length of a key id in bytes (the same as `seal::KEY_ID_LEN` on `main`; one of the two
+/// should go when the branches meet).
+const KEY_ID_LEN: usize = 16;
+
+/// A key id (SPEC §3.6).
+pub type KeyId = [u8; KEY_ID_LEN];
+
+/// Why a key was destroyed (SPEC §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestroyReason {
+    /// The consecutive wrong-PIN count reached the destroy threshold.
+    WrongPins,
+    /// A valid partial signature arrived with a stale OTP: a cloned device share.
+    Clone,
+    /// Closed by its owner.
+    Closed,
+    /// Its lifetime ran out (requests on it answer [`Error::KeyExpired`]).
+    Expired,
+}
+
+/// The live part of a key record: the server's share and the §7 counters.
+pub struct ActiveKey<S> {
+    share: S,
+    attempts: AttemptState,
+    otp: OtpState<Answer>,
+}
+
+impl<S> ActiveKey<S> {
+    /// Rebuilds from stored parts (for a persistent key store).
+    pub fn from_parts(share: S, attempts: AttemptState, otp: OtpState<Answer>) -> Self {
+        Self {
+            share,
+            attempts,
+            otp,
+        }
+    }
+
+    /// The server's cryptographic share.
+    pub fn share(&self) -> &S {
+        &self.share
+    }
+
+    /// The lockout state.
+    pub fn attempts(&self) -> &AttemptState {
+        &self.attempts
+    }
+
+    /// The OTP state.
+    pub fn otp(&self) -> &OtpState<Answer> {
+        &self.otp
+    }
+
+    pub(crate) fn attempts_mut(&mut self) -> &mut AttemptState {
+        &mut self.attempts
+    }
+
+    pub(crate) fn otp_mut(&mut self) -> &mut OtpState<Answer> {
+        &mut self.otp
+    }
+}
+
+impl<S: Clone> Clone for ActiveKey<S> {
+    // Cloning a share is allowed only because a store hands out a fresh copy on every load,
+    // exactly as a database would deserialise one; `S` must wipe itself on drop.
+    fn clone(&self) -> Self {
+        Self {
+            share: self.share.clone(),
+            attempts: self.attempts,
+            otp: self.otp.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for ActiveKey<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActiveKey")
+            .field("attempts", &self.attempts)
+            .field("otp", &self.otp)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A key's lifecycle state (SPEC §7).
+pub enum KeyState<S> {
+    /// Usable (possibly locked).
+    Active(ActiveKey<S>),
+    /// Destroyed: the share is gone; only the reason and the time are kept.
+    Destroyed {
+        /// Why.
+        reason: DestroyReason,
+        /// When (seconds since the Unix epoch).
+        at: u64,
+    },
+}
+
+impl<S: Clone> Clone for KeyState<S> {
+    fn clone(&self) -> Self {
+        match self {
+            KeyState::Active(a) => KeyState::Active(a.clone()),
+            KeyState::Destroyed { reason, at } => KeyState::Destroyed {
+                reason: *reason,
+                at: *at,
+            },
+        }
+    }
+}
+
+impl<S> fmt::Debug for KeyState<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyState::Active(a) => f.debug_tuple("Active").field(a).finish(),
+            KeyState::Destroyed { reason, at } => f
+                .debug_struct("Destroyed")
+                .field("reason", reason)
+                .field("at", at)
+                .finish(),
+        }
+    }
+}
+
+/// The server's record of one split key (SPEC §7). `S` is the server's cryptographic share;
+/// it should wipe itself on drop (`ZeroizeOnDrop`).
+pub struct KeyRecord<S> {
+    key_id: KeyId,
+    version: u64,
+    created_at: u64,
+    expires_at: u64,
+    state: KeyState<S>,
+}
+
+impl<S> KeyRecord<S> {
+    /// A new active record at version 0 with OTP_0 = `first_otp` (SPEC §3.5), created at
+    /// `now` and expiring `lifetime_secs` later.
+    pub fn new(key_id: KeyId, share: S, first_otp: &Otp, now: u64, lifetime_secs: u64) -> Self {
+        Self {
+            key_id,
+            version: 0,
+            created_at: now,
+            expires_at: now.saturating_add(lifetime_secs),
+            state: KeyState::Active(ActiveKey {
+                share,
+                attempts: AttemptState::new(),
+                otp: OtpState::new(first_otp),
+            }),
+        }
+    }
+
+    /// Rebuilds a record from stored parts (for a persistent key store).
+    pub fn from_parts(
+        key_id: KeyId,
+        version: u64,
+        created_at: u64,
+        expires_at: u64,
+        state: KeyState<S>,
+    ) -> Self {
+        Self {
+            key_id,
+            version,
+            created_at,
+            expires_at,
+            state,
+        }
+    }
+
+    /// The key id.
+    pub const fn key_id(&self) -> &KeyId {
+        &self.key_id
+    }
+
+    /// The version this record was loaded at (a store's `store` ignores it and writes
+    /// `expected_version + 1`).
+    pub const fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Registration time (seconds since the Unix epoch).
+    pub const fn created_at(&self) -> u64 {
+        self.created_at
+    }
+
+    /// Expiry time: the key is expired at `now >= expires_at` (SPEC §7).
+    pub const fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+
+    /// Whether the key is expired at `now`.
+    pub const fn is_expired(&self, now: u64) -> bool {
+        now >= self.expires_at
+    }
+
+    /// The lifecycle state.
+    pub const fn state(&self) -> &KeyState<S> {
+        &self.state
+    }
+
+    /// The active state, or `None` if destroyed.
+    pub const fn active(&self) -> Option<&ActiveKey<S>> {
+        match &self.state {
+            KeyState::Active(a) => Some(a),
+            KeyState::Destroyed { .. } => None,
+        }
+    }
+
+    /// Why and when the key was destroyed, or `None` if active.
+    pub const fn destroyed(&self) -> Option<(DestroyReason, u64)> {
+        match self.state {
+            KeyState::Destroyed { reason, at } => Some((reason, at)),
+            KeyState::Active(_) => None,
+        }
+    }
+
+    pub(crate) fn active_mut(&mut self) -> Option<&mut ActiveKey<S>> {
+        match &mut self.state {
+            KeyState::Active(a) => Some(a),
+            KeyState::Destroyed { .. } => None,
+        }
+    }
+
+    pub(crate) const fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+}
+
+impl<S: Zeroize> KeyRecord<S> {
+    /// Destroys the key (SPEC §7): wipes the share and keeps only `reason` and `at`. A record
+    /// that is already destroyed keeps its original reason and time.
+    pub fn destroy(&mut self, reason: DestroyReason, at: u64) {
+        if let KeyState::Active(active) = &mut self.state {
+            active.share.zeroize();
+            self.state = KeyState::Destroyed { reason, at };
+        }
+    }
+}
+
+impl<S: Clone> Clone for KeyRecord<S> {
+    // See `ActiveKey::clone` for why a share may be cloned.
+    fn clone(&self) -> Self {
+        Self {
+            key_id: self.key_id,
+            version: self.version,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for KeyRecord<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("key_id", &self.key_id)
+            .field("version", &self.version)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+/// Storage for key records with compare-and-swap writes (SPEC §7).
+///
+/// Implementations must make `insert` and `store` atomic with respect to each other and to
+/// concurrent calls: that is what makes "charge before compute" hold under concurrency.
+pub trait KeyStore {
+    /// The server's cryptographic share held in each record.
+    type Share;
+
+    /// Loads a record (a fresh copy), or `None` if there is none with that id.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the backend fails.
+    fn load(&self, key_id: &KeyId) -> Result<Option<KeyRecord<Self::Share>>>;
+
+    /// Inserts a new record at version 0.
+    ///
+    /// # Errors
+    /// `Error::Store(StoreError::Conflict)` if a record with that id exists;
+    /// [`Error::Store`] if the backend fails.
+    fn insert(&self, record: &KeyRecord<Self::Share>) -> Result<()>;
+
+    /// Writes `record` if the stored version is still `expected_version`; the stored copy
+    /// gets version `expected_version + 1` (the version field of `record` is ignored).
+    ///
+    /// # Errors
+    /// `Error::Store(StoreError::Conflict)` if the stored version differs;
+    /// `Error::Store(StoreError::NotFound)` if there is no such record;
+    /// [`Error::Store`] if the backend fails.
+    fn store(&self, record: &KeyRecord<Self::Share>, expected_version: u64) -> Result<()>;
+}
+
+impl<K: KeyStore + ?Sized> KeyStore for &K {
+    type Share = K::Share;
+
+    fn load(&self, key_id: &KeyId) -> Result<Option<KeyRecord<Self::Share>>> {
+        (**self).load(key_id)
+    }
+
+    fn insert(&self, record: &KeyRecord<Self::Share>) -> Result<()> {
+        (**self).insert(record)
+    }
+
+    fn store(&self, record: &KeyRecord<Self::Share>, expected_version: u64) -> Result<()> {
+        (**self).store(record, expected_version)
+    }
+}
+
+/// A thread-safe in-memory [`KeyStore`] (`Mutex<HashMap>`), for tests and single-process
+/// servers. Overwritten and dropped shares are wiped.
+pub struct InMemoryKeyStore<S> {
+    records: Mutex<HashMap<KeyId, KeyRecord<S>>>,
+}
+
+impl<S> InMemoryKeyStore<S> {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self {
+            records: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Number of records (active or destroyed).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether the store holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<KeyId, KeyRecord<S>>> {
+        // No code path panics while holding the lock, so the map is consistent even if a
+        // caller's thread panicked elsewhere and poisoned it.
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<S> Default for InMemoryKeyStore<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> fmt::Debug for InMemoryKeyStore<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InMemoryKeyStore")
+            .field("records", &self.len())
+            .finish()
+    }
+}
+
+impl<S: Clone + Zeroize> KeyStore for InMemoryKeyStore<S> {
+    type Share = S;
+
+    fn load(&self, key_id: &KeyId) -> Result<Option<KeyRecord<S>>> {
+        Ok(self.lock().get(key_id).cloned())
+    }
+
+    fn insert(&self, record: &KeyRecord<S>) -> Result<()> {
+        let mut map = self.lock();
+        if map.contains_key(record.key_id()) {
+            return Err(Error::Store(StoreError::Conflict));
+        }
+        let mut copy = record.clone();
+        copy.set_version(0);
+        map.insert(copy.key_id, copy);
+        Ok(())
+    }
+
+    fn store(&self, record: &KeyRecord<S>, expected_version: u64) -> Result<()> {
+        let mut map = self.lock();
+        let slot = map
+            .get_mut(record.key_id())
+            .ok_or(Error::Store(StoreError::NotFound))?;
+        if slot.version != expected_version {
+            return Err(Error::Store(StoreError::Conflict));
+        }
+        let mut copy = record.clone();
+        copy.set_version(expected_version.saturating_add(1));
+        let mut old = core::mem::replace(slot, copy);
+        if let KeyState::Active(a) = &mut old.state {
+            a.share.zeroize();
+        }
+        Ok(())
+    }
+}
