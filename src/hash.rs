@@ -106,7 +106,9 @@ impl HashAlg {
         if digest.len() == self.output_len() {
             Ok(())
         } else {
-            Err(crate::Error::InvalidRequest("digest length does not match the hash function"))
+            Err(crate::Error::InvalidRequest(
+                "digest length does not match the hash function",
+            ))
         }
     }
 }
@@ -134,7 +136,10 @@ mod tests {
              2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
         );
         // Split input hashes the same as the whole.
-        assert_eq!(HashAlg::Sha384.hash_parts(&[b"a", b"", b"bc"]).as_bytes(), HashAlg::Sha384.digest(b"abc"));
+        assert_eq!(
+            HashAlg::Sha384.hash_parts(&[b"a", b"", b"bc"]).as_bytes(),
+            HashAlg::Sha384.digest(b"abc")
+        );
     }
 
     #[test]
@@ -142,7 +147,10 @@ mod tests {
         for h in [HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
             let p = h.digest_info_prefix();
             // Outer SEQUENCE length covers the rest of the prefix plus the digest.
-            assert_eq!(p.get(1).copied(), Some((p.len() - 2 + h.output_len()) as u8));
+            assert_eq!(
+                p.get(1).copied(),
+                Some((p.len() - 2 + h.output_len()) as u8)
+            );
             // The OCTET STRING length is hLen.
             assert_eq!(p.last().copied(), Some(h.output_len() as u8));
             assert!(h.check_digest(&vec![0; h.output_len()]).is_ok());

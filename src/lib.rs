@@ -9,7 +9,10 @@ mod hash;
 #[cfg(feature = "hazmat")]
 pub mod hazmat;
 // The encoders are used by signing (SPEC §4.2) and re-exported under `hazmat`.
-#[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub, unused_imports))]
+#[cfg_attr(
+    not(feature = "hazmat"),
+    allow(dead_code, unreachable_pub, unused_imports)
+)]
 mod padding;
 mod public_key;
 mod verification_code;

@@ -60,7 +60,12 @@ impl Eq for PublicKey {}
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let head: String = self.n_bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let head: String = self
+            .n_bytes
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         f.debug_struct("PublicKey")
             .field("bits", &self.bits)
             .field("e", &E)
@@ -106,7 +111,8 @@ impl PublicKey {
         if n.last().copied().unwrap_or(0) & 1 == 0 {
             return Err(KeyError::EvenModulus.into());
         }
-        let n_uint = Uint::from_be_slice(n, n.len().div_ceil(LIMB_BYTES)).ok_or(KeyError::ModulusSize)?;
+        let n_uint =
+            Uint::from_be_slice(n, n.len().div_ceil(LIMB_BYTES)).ok_or(KeyError::ModulusSize)?;
         let modulus = Modulus::new(n_uint).ok_or(KeyError::EvenModulus)?;
 
         // Canonical encodings. They cannot fail for a modulus of at most 8192 bits; a failure
@@ -123,12 +129,21 @@ impl PublicKey {
         };
         let spki_der = spki.to_der().map_err(enc)?;
         let pem = |label, der: &[u8]| {
-            pkcs1::der::pem::encode_string(label, LineEnding::LF, der).map_err(|_| KeyError::ModulusSize)
+            pkcs1::der::pem::encode_string(label, LineEnding::LF, der)
+                .map_err(|_| KeyError::ModulusSize)
         };
         let pkcs1_pem = pem(PKCS1_PEM_LABEL, &pkcs1_der)?;
         let spki_pem = pem(SPKI_PEM_LABEL, &spki_der)?;
 
-        Ok(Self { n_bytes: n.to_vec(), bits, modulus, pkcs1_der, spki_der, pkcs1_pem, spki_pem })
+        Ok(Self {
+            n_bytes: n.to_vec(),
+            bits,
+            modulus,
+            pkcs1_der,
+            spki_der,
+            pkcs1_pem,
+            spki_pem,
+        })
     }
 
     /// The key for a modulus held as an integer (for the composite builder, SPEC §3.6).
@@ -223,19 +238,26 @@ impl PublicKey {
     /// `SubjectPublicKeyInfo.subjectPublicKey`, `RSAPublicKey`), or as
     /// [`PublicKey::from_pkcs1_der`].
     pub fn from_public_key_der(der: &[u8]) -> Result<Self> {
-        let spki = SubjectPublicKeyInfoRef::from_der(der).map_err(|e| der_error("SubjectPublicKeyInfo", e))?;
+        let spki = SubjectPublicKeyInfoRef::from_der(der)
+            .map_err(|e| der_error("SubjectPublicKeyInfo", e))?;
         if spki.algorithm.oid != ALGORITHM_OID {
-            return Err(DecodeError::new("SubjectPublicKeyInfo.algorithm", DecodeErrorKind::UnknownTag).into());
+            return Err(DecodeError::new(
+                "SubjectPublicKeyInfo.algorithm",
+                DecodeErrorKind::UnknownTag,
+            )
+            .into());
         }
         if !spki.algorithm.parameters.is_some_and(|p| p.is_null()) {
-            return Err(
-                DecodeError::new("SubjectPublicKeyInfo.algorithm.parameters", DecodeErrorKind::Invalid).into()
-            );
+            return Err(DecodeError::new(
+                "SubjectPublicKeyInfo.algorithm.parameters",
+                DecodeErrorKind::Invalid,
+            )
+            .into());
         }
-        let key = spki
-            .subject_public_key
-            .as_bytes()
-            .ok_or(DecodeError::new("SubjectPublicKeyInfo.subjectPublicKey", DecodeErrorKind::NonCanonical))?;
+        let key = spki.subject_public_key.as_bytes().ok_or(DecodeError::new(
+            "SubjectPublicKeyInfo.subjectPublicKey",
+            DecodeErrorKind::NonCanonical,
+        ))?;
         Self::from_pkcs1_der(key)
     }
 
@@ -278,9 +300,18 @@ mod tests {
 
     #[test]
     fn sizes_and_parity() {
-        assert_eq!(PublicKey::from_modulus(&modulus(2047)), Err(KeyError::ModulusSize.into()));
-        assert_eq!(PublicKey::from_modulus(&modulus(8193)), Err(KeyError::ModulusSize.into()));
-        assert_eq!(PublicKey::from_modulus(&[]), Err(KeyError::ModulusSize.into()));
+        assert_eq!(
+            PublicKey::from_modulus(&modulus(2047)),
+            Err(KeyError::ModulusSize.into())
+        );
+        assert_eq!(
+            PublicKey::from_modulus(&modulus(8193)),
+            Err(KeyError::ModulusSize.into())
+        );
+        assert_eq!(
+            PublicKey::from_modulus(&[]),
+            Err(KeyError::ModulusSize.into())
+        );
         for bits in [2048, 2049, 3071, 6143, 6144, 8192] {
             let k = PublicKey::from_modulus(&modulus(bits)).unwrap();
             assert_eq!(k.bits(), bits);
@@ -296,7 +327,10 @@ mod tests {
         if let Some(b) = even.last_mut() {
             *b &= 0xfe;
         }
-        assert_eq!(PublicKey::from_modulus(&even), Err(KeyError::EvenModulus.into()));
+        assert_eq!(
+            PublicKey::from_modulus(&even),
+            Err(KeyError::EvenModulus.into())
+        );
     }
 
     #[test]
@@ -304,23 +338,44 @@ mod tests {
         let k = PublicKey::from_modulus(&modulus(6144)).unwrap();
         assert_eq!(PublicKey::from_pkcs1_der(&k.to_pkcs1_der()).unwrap(), k);
         assert_eq!(PublicKey::from_pkcs1_pem(&k.to_pkcs1_pem()).unwrap(), k);
-        assert_eq!(PublicKey::from_public_key_der(&k.to_public_key_der()).unwrap(), k);
-        assert_eq!(PublicKey::from_public_key_pem(&k.to_public_key_pem()).unwrap(), k);
-        assert!(k.to_pkcs1_pem().starts_with("-----BEGIN RSA PUBLIC KEY-----\n"));
-        assert!(k.to_public_key_pem().starts_with("-----BEGIN PUBLIC KEY-----\n"));
+        assert_eq!(
+            PublicKey::from_public_key_der(&k.to_public_key_der()).unwrap(),
+            k
+        );
+        assert_eq!(
+            PublicKey::from_public_key_pem(&k.to_public_key_pem()).unwrap(),
+            k
+        );
+        assert!(
+            k.to_pkcs1_pem()
+                .starts_with("-----BEGIN RSA PUBLIC KEY-----\n")
+        );
+        assert!(
+            k.to_public_key_pem()
+                .starts_with("-----BEGIN PUBLIC KEY-----\n")
+        );
         // Wrong labels.
         assert!(matches!(
             PublicKey::from_pkcs1_pem(&k.to_public_key_pem()),
-            Err(Error::Decode(DecodeError { field: "PEM", kind: DecodeErrorKind::BadType }))
+            Err(Error::Decode(DecodeError {
+                field: "PEM",
+                kind: DecodeErrorKind::BadType
+            }))
         ));
         // Trailing byte.
         let mut der = k.to_pkcs1_der();
         der.push(0);
-        assert!(matches!(PublicKey::from_pkcs1_der(&der), Err(Error::Decode(_))));
+        assert!(matches!(
+            PublicKey::from_pkcs1_der(&der),
+            Err(Error::Decode(_))
+        ));
         // Truncated.
         let der = k.to_public_key_der();
         let cut = der.get(..der.len() - 1).unwrap();
-        assert!(matches!(PublicKey::from_public_key_der(cut), Err(Error::Decode(_))));
+        assert!(matches!(
+            PublicKey::from_public_key_der(cut),
+            Err(Error::Decode(_))
+        ));
         assert!(format!("{k:?}").contains("6144"));
     }
 }

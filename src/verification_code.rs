@@ -29,7 +29,13 @@ impl fmt::Display for VerificationCode {
 /// The verification code of a digest (of any length) (SPEC §8).
 pub fn verification_code(digest: &[u8]) -> VerificationCode {
     let h = HashAlg::Sha256.hash_parts(&[digest]);
-    let tail = h.as_bytes().iter().rev().take(2).rev().fold(0u16, |acc, b| (acc << 8) | u16::from(*b));
+    let tail = h
+        .as_bytes()
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .fold(0u16, |acc, b| (acc << 8) | u16::from(*b));
     VerificationCode(tail % 10000)
 }
 

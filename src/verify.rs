@@ -20,7 +20,12 @@ use crate::public_key::PublicKey;
 /// - [`Error::InvalidRequest`] if `digest` does not have the scheme's hash length;
 /// - [`Error::InvalidSignature`] for every bad signature (wrong length, out of range, wrong
 ///   padding, wrong digest), with no detail on which check failed.
-pub fn verify(public_key: &PublicKey, scheme: Scheme, digest: &[u8], signature: &[u8]) -> Result<()> {
+pub fn verify(
+    public_key: &PublicKey,
+    scheme: Scheme,
+    digest: &[u8],
+    signature: &[u8],
+) -> Result<()> {
     scheme.hash().check_digest(digest)?;
     let k = public_key.size();
     // §8.1.2 / §8.2.2 step 1: length check.

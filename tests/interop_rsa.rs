@@ -11,7 +11,13 @@
 //! Keys (tests/data, see README there): OpenSSL-generated 3072-, 6142- and 6144-bit keys, and
 //! a 2049-bit key (`modBits ≡ 1 mod 8`, where the PSS `emLen = k - 1`) built from two
 //! OpenSSL primes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::integer_division
+)]
 
 use num_bigint::BigUint;
 use rsa::pkcs8::DecodePrivateKey;
@@ -59,7 +65,9 @@ fn data(name: &str) -> String {
 fn keys() -> Vec<RsaPrivateKey> {
     let mut keys = Vec::new();
     let pq = data("rsa2049_pq.txt");
-    let mut it = pq.lines().map(|l| rsa::BigUint::parse_bytes(l.split('=').nth(1).unwrap().as_bytes(), 16).unwrap());
+    let mut it = pq
+        .lines()
+        .map(|l| rsa::BigUint::parse_bytes(l.split('=').nth(1).unwrap().as_bytes(), 16).unwrap());
     let (p, q) = (it.next().unwrap(), it.next().unwrap());
     keys.push(RsaPrivateKey::from_p_q(p, q, rsa::BigUint::from(65537u32)).unwrap());
     for name in ["rsa3072.pem", "rsa6142.pem", "rsa6144.pem"] {
@@ -89,7 +97,10 @@ fn be_bytes(x: &BigUint, k: usize) -> Vec<u8> {
 const HASHES: [HashAlg; 3] = [HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512];
 
 fn all_schemes() -> Vec<Scheme> {
-    HASHES.iter().flat_map(|h| [Scheme::Pkcs1v15(*h), Scheme::Pss(*h)]).collect()
+    HASHES
+        .iter()
+        .flat_map(|h| [Scheme::Pkcs1v15(*h), Scheme::Pss(*h)])
+        .collect()
 }
 
 fn pkcs1v15(h: HashAlg) -> Pkcs1v15Sign {
@@ -112,7 +123,10 @@ fn pss(h: HashAlg) -> Pss {
 fn rsa_sign(key: &RsaPrivateKey, scheme: Scheme, digest: &[u8], seed: u64) -> (Vec<u8>, Vec<u8>) {
     let mut rng = SplitMix(seed);
     match scheme {
-        Scheme::Pkcs1v15(h) => (key.sign_with_rng(&mut rng, pkcs1v15(h), digest).unwrap(), Vec::new()),
+        Scheme::Pkcs1v15(h) => (
+            key.sign_with_rng(&mut rng, pkcs1v15(h), digest).unwrap(),
+            Vec::new(),
+        ),
         Scheme::Pss(h) => {
             // `rsa` draws the salt first: replay it from a clone of the RNG.
             let mut salt = vec![0u8; h.output_len()];
@@ -140,7 +154,12 @@ fn rsa_crate_signatures_verify_under_ours_and_match_our_encoding() {
             let digest = h.digest(format!("message {i} {j}").as_bytes());
             let (sig, salt) = rsa_sign(key, scheme, &digest, (i * 10 + j) as u64);
             assert_eq!(sig.len(), pk.size());
-            assert_eq!(verify(&pk, scheme, &digest, &sig), Ok(()), "{} bits {scheme:?}", pk.bits());
+            assert_eq!(
+                verify(&pk, scheme, &digest, &sig),
+                Ok(()),
+                "{} bits {scheme:?}",
+                pk.bits()
+            );
 
             // Our encoder gives exactly the EM inside rsa's signature.
             let em_rsa = be_bytes(&BigUint::from_bytes_be(&sig).modpow(&e, &n), pk.size());
@@ -150,14 +169,23 @@ fn rsa_crate_signatures_verify_under_ours_and_match_our_encoding() {
             // Tampering, another digest, or the other scheme: rejected.
             let mut bad = sig.clone();
             bad[pk.size() / 2] ^= 0x10;
-            assert_eq!(verify(&pk, scheme, &digest, &bad), Err(Error::InvalidSignature));
+            assert_eq!(
+                verify(&pk, scheme, &digest, &bad),
+                Err(Error::InvalidSignature)
+            );
             let other = h.digest(b"another message");
-            assert_eq!(verify(&pk, scheme, &other, &sig), Err(Error::InvalidSignature));
+            assert_eq!(
+                verify(&pk, scheme, &other, &sig),
+                Err(Error::InvalidSignature)
+            );
             let swapped = match scheme {
                 Scheme::Pkcs1v15(h) => Scheme::Pss(h),
                 Scheme::Pss(h) => Scheme::Pkcs1v15(h),
             };
-            assert_eq!(verify(&pk, swapped, &digest, &sig), Err(Error::InvalidSignature));
+            assert_eq!(
+                verify(&pk, swapped, &digest, &sig),
+                Err(Error::InvalidSignature)
+            );
             checked += 1;
         }
     }
@@ -170,7 +198,8 @@ fn signatures_from_our_encoders_verify_under_rsa_crate() {
     for (i, key) in keys().iter().enumerate() {
         let pk = ours(key);
         let (n, d) = (big(key.n()), big(key.d()));
-        let rsa_pub = RsaPublicKey::new_with_max_size(key.n().clone(), key.e().clone(), 8192).unwrap();
+        let rsa_pub =
+            RsaPublicKey::new_with_max_size(key.n().clone(), key.e().clone(), 8192).unwrap();
         for (j, scheme) in all_schemes().into_iter().enumerate() {
             let h = scheme.hash();
             let digest = h.digest(format!("our message {i} {j}").as_bytes());
@@ -180,7 +209,8 @@ fn signatures_from_our_encoders_verify_under_rsa_crate() {
             let m = BigUint::from_bytes_be(&em);
             assert!(m < n);
             let sig = be_bytes(&m.modpow(&d, &n), pk.size());
-            rsa_verify(&rsa_pub, scheme, &digest, &sig).unwrap_or_else(|e| panic!("{} bits {scheme:?}: {e}", pk.bits()));
+            rsa_verify(&rsa_pub, scheme, &digest, &sig)
+                .unwrap_or_else(|e| panic!("{} bits {scheme:?}: {e}", pk.bits()));
             assert_eq!(verify(&pk, scheme, &digest, &sig), Ok(()));
             checked += 1;
         }
@@ -198,22 +228,57 @@ fn out_of_range_and_malformed_signatures() {
     // s + n has the same residue but is out of range (and one byte longer).
     let n = big(key.n());
     let s_plus_n = (BigUint::from_bytes_be(&sig) + &n).to_bytes_be();
-    assert_eq!(verify(&pk, scheme, &digest, &s_plus_n), Err(Error::InvalidSignature));
+    assert_eq!(
+        verify(&pk, scheme, &digest, &s_plus_n),
+        Err(Error::InvalidSignature)
+    );
     // s = n, n - 1 and all-ones: k bytes but >= n, or garbage.
-    assert_eq!(verify(&pk, scheme, &digest, pk.modulus_bytes()), Err(Error::InvalidSignature));
-    assert_eq!(verify(&pk, scheme, &digest, &vec![0xff; pk.size()]), Err(Error::InvalidSignature));
-    assert_eq!(verify(&pk, scheme, &digest, &be_bytes(&(&n - 1u32), pk.size())), Err(Error::InvalidSignature));
+    assert_eq!(
+        verify(&pk, scheme, &digest, pk.modulus_bytes()),
+        Err(Error::InvalidSignature)
+    );
+    assert_eq!(
+        verify(&pk, scheme, &digest, &vec![0xff; pk.size()]),
+        Err(Error::InvalidSignature)
+    );
+    assert_eq!(
+        verify(&pk, scheme, &digest, &be_bytes(&(&n - 1u32), pk.size())),
+        Err(Error::InvalidSignature)
+    );
     // Wrong lengths: a leading zero byte added or dropped.
     let mut long = vec![0u8];
     long.extend_from_slice(&sig);
-    assert_eq!(verify(&pk, scheme, &digest, &long), Err(Error::InvalidSignature));
-    assert_eq!(verify(&pk, scheme, &digest, &sig[1..]), Err(Error::InvalidSignature));
-    assert_eq!(verify(&pk, scheme, &digest, &[]), Err(Error::InvalidSignature));
+    assert_eq!(
+        verify(&pk, scheme, &digest, &long),
+        Err(Error::InvalidSignature)
+    );
+    assert_eq!(
+        verify(&pk, scheme, &digest, &sig[1..]),
+        Err(Error::InvalidSignature)
+    );
+    assert_eq!(
+        verify(&pk, scheme, &digest, &[]),
+        Err(Error::InvalidSignature)
+    );
     // Zero and one.
-    assert_eq!(verify(&pk, scheme, &digest, &vec![0; pk.size()]), Err(Error::InvalidSignature));
-    assert_eq!(verify(&pk, scheme, &digest, &be_bytes(&BigUint::from(1u32), pk.size())), Err(Error::InvalidSignature));
+    assert_eq!(
+        verify(&pk, scheme, &digest, &vec![0; pk.size()]),
+        Err(Error::InvalidSignature)
+    );
+    assert_eq!(
+        verify(
+            &pk,
+            scheme,
+            &digest,
+            &be_bytes(&BigUint::from(1u32), pk.size())
+        ),
+        Err(Error::InvalidSignature)
+    );
     // A digest of the wrong length is a bad request, not a bad signature.
-    assert!(matches!(verify(&pk, scheme, &digest[..31], &sig), Err(Error::InvalidRequest(_))));
+    assert!(matches!(
+        verify(&pk, scheme, &digest[..31], &sig),
+        Err(Error::InvalidRequest(_))
+    ));
     assert!(matches!(
         verify(&pk, Scheme::Pss(HashAlg::Sha512), &digest, &sig),
         Err(Error::InvalidRequest(_))

