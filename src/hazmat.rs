@@ -7,3 +7,8 @@
 pub mod arith {
     pub use crate::arith::*;
 }
+
+/// RFC 8017 encoding methods (EMSA-PKCS1-v1_5, EMSA-PSS, MGF1) without the RSA primitive.
+pub mod padding {
+    pub use crate::padding::*;
+}

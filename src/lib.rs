@@ -6,6 +6,7 @@
 mod arith;
 mod encoding;
 mod error;
+mod hash;
 #[cfg(feature = "hazmat")]
 pub mod hazmat;
 mod lockout;
@@ -17,12 +18,24 @@ mod server_state;
 mod signing;
 mod store;
 mod transport;
+// The encoders are used by signing (SPEC §4.2) and re-exported under `hazmat`.
+#[cfg_attr(
+    not(feature = "hazmat"),
+    allow(dead_code, unreachable_pub, unused_imports)
+)]
+mod padding;
+mod public_key;
+mod verification_code;
+mod verify;
 
 pub use encoding::MessageType;
 pub use error::{DecodeError, DecodeErrorKind, Error, KeyError, PinError, Result, StoreError};
+pub use hash::HashAlg;
 pub use lockout::{AttemptState, FailureOutcome, LockStep, LockoutPolicy};
 pub use otp::{LastExchange, OTP_LEN, Otp, OtpClass, OtpHash, OtpState, REQUEST_ID_LEN};
+pub use padding::Scheme;
 pub use pin::{KeyPurpose, MAX_PIN_LEN, Pin};
+pub use public_key::PublicKey;
 pub use seal::{Argon2Params, KEY_ID_LEN, MAX_SHARE_LEN, MIN_SHARE_LEN, SALT_LEN, SealedShare};
 pub use secret::SecretBytes;
 pub use server_state::{
@@ -33,3 +46,5 @@ pub use transport::{
     ENC_LEN, MAX_PLAINTEXT_LEN, PRIVATE_KEY_LEN, PUBLIC_KEY_LEN, SealedMessage, ServerTransportKey,
     TAG_LEN, TRANSPORT_INFO, TransportPublicKey, seal_to_server,
 };
+pub use verification_code::{VerificationCode, verification_code};
+pub use verify::verify;
