@@ -14,6 +14,9 @@ pub enum Error {
     /// A private-key operation did not produce a valid signature: wrong PIN, wrong or
     /// tampered share, or a detected fault. Deliberately carries no detail (SPEC §4.5).
     SigningFailed,
+    /// A check of the server's own computation failed (a fault: s2^e != m mod n2, or
+    /// s^e != m mod n). Nothing was released (SPEC §4.5, STYLE.md rule 6).
+    Fault,
     /// A signature did not verify under the given public key.
     InvalidSignature,
     /// A key (built here or imported) failed one of the SPEC §2 checks.
@@ -174,6 +177,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::SigningFailed => f.write_str("signing failed"),
+            Error::Fault => f.write_str("fault detected; nothing released"),
             Error::InvalidSignature => f.write_str("invalid signature"),
             Error::InvalidKey(k) => write!(f, "invalid key: {k:?}"),
             Error::InvalidPin(p) => write!(f, "PIN refused by policy: {p:?}"),

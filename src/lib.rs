@@ -10,6 +10,7 @@ mod hash;
 #[cfg(feature = "hazmat")]
 pub mod hazmat;
 mod lockout;
+mod messages;
 mod otp;
 mod pin;
 mod seal;
