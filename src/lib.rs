@@ -5,7 +5,13 @@
 #[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
 mod arith;
 mod error;
+// Prime generation and key generation; the `hazmat` feature exposes their raw steps.
+#[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
+mod keygen;
+#[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
+mod prime;
 #[cfg(feature = "hazmat")]
 pub mod hazmat;
 
 pub use error::{DecodeError, DecodeErrorKind, Error, KeyError, PinError, Result, StoreError};
+pub use keygen::{DeviceShare, KeySize, RegistrationPayload, ServerShare};
