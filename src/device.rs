@@ -58,7 +58,7 @@ impl DeviceRegistration {
     /// # Errors
     /// [`Error::InvalidKey`] if key generation fails its own checks (a fault), transport
     /// errors from sealing.
-    pub fn start<R: CryptoRng + ?Sized>(
+    pub fn start<R: CryptoRng>(
         rng: &mut R,
         purpose: KeyPurpose,
         size: KeySize,
@@ -82,7 +82,7 @@ impl DeviceRegistration {
     /// # Errors
     /// [`Error::InvalidKey`] if n2 or n fails a check; [`Error::InvalidRequest`] if the PIN's
     /// purpose is not the key's.
-    pub fn finish<R: CryptoRng + ?Sized>(
+    pub fn finish<R: CryptoRng>(
         self,
         rng: &mut R,
         response: RegistrationResponse,
@@ -177,7 +177,7 @@ impl DeviceRecord {
     /// [`Error::InvalidRequest`] if the request is for another key or the PIN is for another
     /// purpose; encoding errors; transport errors. Never an error that depends on the PIN's
     /// digits.
-    pub fn sign<R: CryptoRng + ?Sized>(
+    pub fn sign<R: CryptoRng>(
         &self,
         rng: &mut R,
         request: &SigningRequest,
@@ -227,7 +227,7 @@ impl DeviceRecord {
     ///
     /// # Errors
     /// [`Error::InvalidRequest`] if a PIN is for another purpose.
-    pub fn change_pin<R: CryptoRng + ?Sized>(
+    pub fn change_pin<R: CryptoRng>(
         &mut self,
         rng: &mut R,
         current: &Pin,

@@ -7,10 +7,17 @@ mod arith;
 mod encoding;
 mod error;
 mod hash;
+// Prime generation and key generation; the `hazmat` feature exposes their raw steps.
+#[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
+mod keygen;
+#[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
+mod prime;
 #[cfg(feature = "hazmat")]
 pub mod hazmat;
 mod lockout;
+mod device;
 mod messages;
+mod server;
 mod otp;
 mod pin;
 mod seal;
@@ -49,3 +56,10 @@ pub use transport::{
 };
 pub use verification_code::{VerificationCode, verification_code};
 pub use verify::verify;
+pub use device::{DeviceRecord, DeviceRegistration};
+pub use keygen::{DeviceShare, KeySize, RegistrationPayload, ServerShare};
+pub use messages::{
+    RegistrationRequest, RegistrationResponse, SealedPartialSignature, SigningRequest,
+    SigningResponse,
+};
+pub use server::Server;

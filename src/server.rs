@@ -70,7 +70,7 @@ impl<K: KeyStore<Share = ServerShare>> Server<K> {
     /// # Errors
     /// [`Error::Unseal`] for a tampered request; [`Error::Decode`] / [`Error::InvalidKey`] for
     /// a malformed payload; store errors.
-    pub fn register<R: CryptoRng + ?Sized>(
+    pub fn register<R: CryptoRng>(
         &self,
         rng: &mut R,
         request: &RegistrationRequest,
@@ -117,7 +117,7 @@ impl<K: KeyStore<Share = ServerShare>> Server<K> {
     /// [`Error::KeyExpired`], [`Error::CloneDetected`], [`Error::Unseal`] (tampered message),
     /// [`Error::InvalidRequest`] (ids do not match), [`Error::SigningFailed`] (a fault check
     /// failed; nothing released), store errors. No error carries any part of y, s1, s2 or s.
-    pub fn complete<R: CryptoRng + ?Sized>(
+    pub fn complete<R: CryptoRng>(
         &self,
         rng: &mut R,
         request: &SigningRequest,
@@ -130,7 +130,7 @@ impl<K: KeyStore<Share = ServerShare>> Server<K> {
     /// [`Server::complete`] with a fault injected into the server's own signature s2, to show
     /// that the fault checks catch it (tests). ⚠️ Hazmat: never use in production.
     #[cfg(feature = "hazmat")]
-    pub fn complete_with_injected_fault<R: CryptoRng + ?Sized>(
+    pub fn complete_with_injected_fault<R: CryptoRng>(
         &self,
         rng: &mut R,
         request: &SigningRequest,
@@ -142,7 +142,7 @@ impl<K: KeyStore<Share = ServerShare>> Server<K> {
         self.complete_inner(rng, request, partial, now, fault)
     }
 
-    fn complete_inner<R: CryptoRng + ?Sized>(
+    fn complete_inner<R: CryptoRng>(
         &self,
         rng: &mut R,
         request: &SigningRequest,

@@ -130,3 +130,30 @@ fn flip_low_bit(x: &mut Uint) {
         *l ^= 1;
     }
 }
+
+impl crate::keygen::ServerShare {
+    /// The parts of this share that complete a signature (SPEC §4.5).
+    pub(crate) fn completion_key(
+        &self,
+    ) -> CompletionKey<
+        '_,
+        crate::keygen::N1,
+        crate::keygen::P2,
+        crate::keygen::Q2,
+        crate::keygen::N2,
+        crate::keygen::N,
+    > {
+        CompletionKey {
+            n1: self.n1(),
+            d1pp: self.d1_second(),
+            p2: self.p2(),
+            q2: self.q2(),
+            dp: self.dp(),
+            dq: self.dq(),
+            qinv: self.qinv(),
+            n2: self.n2(),
+            n1_inv: self.n1_inv(),
+            n: self.n(),
+        }
+    }
+}

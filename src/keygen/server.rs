@@ -1,0 +1,266 @@
+//! Server side of key generation, SPEC §3 step 5.
+
+use core::fmt;
+
+use rand_core::CryptoRng;
+use subtle::Choice;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::{KeySize, N, N1, N2, P2, Q2, RegistrationPayload, check_size_policy};
+use crate::arith::{Modulus, Residue, Uint, garner, inv_small_prime_mod};
+use crate::error::{KeyError, Result};
+use crate::prime::{PUBLIC_EXPONENT, generate_prime_pair};
+
+/// Attempts at drawing `(p2, q2)` before giving up. Each attempt fails only if `p2` or `q2`
+/// divides `n1` (impossible for an honest `n1`) or `|n1·n2| < |n1| + |n2|` (impossible when
+/// `n1 ≥ 2^(|n1| - 1/2)`, which every `n1` made by this library satisfies).
+const MAX_ATTEMPTS: usize = 16;
+
+/// The server's share of a split key (SPEC §3 step 5): the device modulus `n1` with the
+/// device's second exponent share `d1''`, the server key `n2 = p2·q2` in CRT form
+/// (`dp = e^-1 mod (p2 - 1)`, `dq = e^-1 mod (q2 - 1)`, `qinv = q2^-1 mod p2`),
+/// `n1^-1 mod n2` for Garner's recombination, and the composite modulus `n = n1·n2`.
+///
+/// Secret. Not `Clone`; wiped on drop; `Debug` prints only the key sizes. It never holds
+/// `d1'`, and the device's share is a different type that this one cannot reach.
+pub struct ServerShare {
+    n1_size: KeySize,
+    n2_size: KeySize,
+    n1: Modulus<N1>,
+    /// `d1'' < φ(n1)`, `|n1|` bits wide.
+    d1_second: Uint,
+    p2: Modulus<P2>,
+    q2: Modulus<Q2>,
+    /// `e^-1 mod (p2 - 1)`, `|p2|` bits wide.
+    dp: Uint,
+    /// `e^-1 mod (q2 - 1)`, `|q2|` bits wide.
+    dq: Uint,
+    /// `q2^-1 mod p2`.
+    qinv: Residue<P2>,
+    n2: Modulus<N2>,
+    /// `n1^-1 mod n2`.
+    n1_inv: Residue<N2>,
+    n: Modulus<N>,
+}
+
+impl fmt::Debug for ServerShare {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerShare")
+            .field("n1_size", &self.n1_size)
+            .field("n2_size", &self.n2_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Zeroize for ServerShare {
+    /// Wipes `d1''`, `dp`, `dq`, `qinv` and `n1^-1 mod n2`. The Montgomery contexts of
+    /// `p2`, `q2` (and of the public `n1`, `n2`, `n`) wipe themselves when dropped.
+    fn zeroize(&mut self) {
+        self.d1_second.zeroize();
+        self.dp.zeroize();
+        self.dq.zeroize();
+        self.qinv.zeroize();
+        self.n1_inv.zeroize();
+    }
+}
+
+impl Drop for ServerShare {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for ServerShare {}
+
+/// The CRT parameters of `n2 = p·q` (SPEC §3 step 5): `dp = e^-1 mod (p - 1)`,
+/// `dq = e^-1 mod (q - 1)`, `qinv = q^-1 mod p`, with `Choice` set iff `dp` and `dq` exist.
+/// Constant time.
+pub fn crt_params(p: &Modulus<P2>, q: &Modulus<Q2>) -> (Uint, Uint, Residue<P2>, Choice) {
+    let mut pm1 = p.modulus().clone();
+    pm1.sub_u64_assign(1);
+    let mut qm1 = q.modulus().clone();
+    qm1.sub_u64_assign(1);
+    let (dp, ok_p) = inv_small_prime_mod(PUBLIC_EXPONENT, &pm1);
+    let (dq, ok_q) = inv_small_prime_mod(PUBLIC_EXPONENT, &qm1);
+    pm1.zeroize();
+    qm1.zeroize();
+    let qinv = p.inv_prime(&p.to_monty(q.modulus()));
+    (dp, dq, qinv, ok_p & ok_q)
+}
+
+/// `x^-1 mod n2` for `n2 = p·q`, computed in constant time from the primes: `x^-1 mod q`
+/// and `x^-1 mod p` by Fermat, recombined by Garner with `qinv = q^-1 mod p`. `Choice` is set
+/// iff `x` is invertible (neither prime divides it).
+pub fn inverse_mod_n2(
+    x: &Uint,
+    p: &Modulus<P2>,
+    q: &Modulus<Q2>,
+    qinv: &Residue<P2>,
+    n2: &Modulus<N2>,
+) -> (Residue<N2>, Choice) {
+    let xp = p.to_monty(x);
+    let xq = q.to_monty(x);
+    let invertible = !xp.is_zero() & !xq.is_zero();
+    let mut ip = p.from_monty(&p.inv_prime(&xp));
+    let mut iq = q.from_monty(&q.inv_prime(&xq));
+    let mut inv = garner(&iq, q, &ip, p, qinv);
+    let r = n2.to_monty(&inv);
+    ip.zeroize();
+    iq.zeroize();
+    inv.zeroize();
+    (r, invertible)
+}
+
+impl ServerShare {
+    /// Server key generation (SPEC §3 step 5) for a device's registration payload: draws
+    /// `p2`, `q2` of `n2_size.prime_bits()` bits each (SPEC §2) until `gcd(n1, n2) = 1` and
+    /// `|n1·n2| = |n1| + |n2|`, then computes the CRT parameters, `n1^-1 mod n2` and
+    /// `n = n1·n2`, and checks `n1 · n1^-1 = 1 mod n2` before returning.
+    ///
+    /// A test-size `n1` is refused unless `n2_size` is a test size too. Consumes the payload
+    /// (its `d1''` moves into the share; the payload is wiped).
+    pub fn generate<R: CryptoRng + ?Sized>(
+        payload: RegistrationPayload,
+        n2_size: KeySize,
+        rng: &mut R,
+    ) -> Result<ServerShare> {
+        let n1_size = payload.key_size();
+        check_size_policy(n1_size, n2_size)?;
+        // Public checks on the public n1 (also made when decoding the payload).
+        let n1_val = payload.n1().resize(n1_size.limbs());
+        if n1_val.bits_vartime() != n1_size.bits() {
+            return Err(KeyError::ModulusSize.into());
+        }
+        let n1 = Modulus::<N1>::new(n1_val.clone()).ok_or(KeyError::EvenModulus)?;
+        let d1_second = payload.d1_second().resize(n1_size.limbs());
+        drop(payload);
+
+        let want_bits = n1_size.bits() + n2_size.bits();
+        for _ in 0..MAX_ATTEMPTS {
+            let (p2, q2) = generate_prime_pair::<P2, Q2, R>(n2_size.prime_bits(), rng)?;
+            // gcd(n1, n2) = 1 iff neither prime divides n1.
+            // DECLASSIFY: a pair with p2 | n1 or q2 | n1 is discarded (never for an honest n1).
+            let shares_factor = p2.to_monty(&n1_val).is_zero() | q2.to_monty(&n1_val).is_zero();
+            if bool::from(shares_factor) {
+                continue;
+            }
+            let n2_val = p2.modulus().mul_wide(q2.modulus()).resize(n2_size.limbs());
+            let n_val = n1_val.mul_wide(&n2_val);
+            // Public: n is the public key; a pair giving a short n is discarded.
+            if n2_val.bits_vartime() != n2_size.bits() || n_val.bits_vartime() != want_bits {
+                continue;
+            }
+            let (dp, dq, qinv, ok) = crt_params(&p2, &q2);
+            // DECLASSIFY: cannot fail (gcd(e, p-1) = 1 was checked in prime generation); a
+            // failure is a fault and aborts.
+            if !bool::from(ok) {
+                return Err(KeyError::BadPrime.into());
+            }
+            let n2 = Modulus::<N2>::new(n2_val).ok_or(KeyError::EvenModulus)?;
+            let n = Modulus::<N>::new(n_val).ok_or(KeyError::EvenModulus)?;
+            let (n1_inv, invertible) = inverse_mod_n2(&n1_val, &p2, &q2, &qinv, &n2);
+            // Fault check (STYLE.md rule 6): n1 · n1^-1 = 1 (mod n2).
+            let check = n2.mul(&n2.to_monty(&n1_val), &n1_inv).ct_eq(&n2.one());
+            // DECLASSIFY: a failure here is a computation fault; nothing is returned.
+            if !bool::from(invertible & check) {
+                return Err(KeyError::NotCoprime.into());
+            }
+            return Ok(ServerShare {
+                n1_size,
+                n2_size,
+                n1,
+                d1_second,
+                p2,
+                q2,
+                dp,
+                dq,
+                qinv,
+                n2,
+                n1_inv,
+                n,
+            });
+        }
+        Err(KeyError::ModulusSize.into())
+    }
+
+    /// The key size of `n1`.
+    pub fn n1_size(&self) -> KeySize {
+        self.n1_size
+    }
+
+    /// The key size of `n2`.
+    pub fn n2_size(&self) -> KeySize {
+        self.n2_size
+    }
+
+    /// `n1` as `|n1|/8` big-endian bytes (public).
+    pub fn n1_be_bytes(&self) -> Vec<u8> {
+        self.n1.modulus().to_be_bytes(self.n1_size.bytes()).0.to_vec()
+    }
+
+    /// `n2` as `|n2|/8` big-endian bytes (public; sent to the device, SPEC §3 step 6).
+    pub fn n2_be_bytes(&self) -> Vec<u8> {
+        self.n2.modulus().to_be_bytes(self.n2_size.bytes()).0.to_vec()
+    }
+
+    /// The composite modulus `n = n1·n2` as `(|n1| + |n2|)/8` big-endian bytes (public; the
+    /// RSA public modulus, SPEC §3 step 6).
+    pub fn n_be_bytes(&self) -> Vec<u8> {
+        self.n
+            .modulus()
+            .to_be_bytes(self.n1_size.bytes() + self.n2_size.bytes())
+            .0
+            .to_vec()
+    }
+
+    /// The Montgomery context of `n1` (SPEC §4 step 5: `s1 = y · m^d1'' mod n1`).
+    pub(crate) fn n1(&self) -> &Modulus<N1> {
+        &self.n1
+    }
+
+    /// `d1''` (secret), `|n1|` bits wide: the exponent length for `m^d1''` is
+    /// `self.n1_size.bits()`.
+    pub(crate) fn d1_second(&self) -> &Uint {
+        &self.d1_second
+    }
+
+    /// The Montgomery context of the secret prime `p2`.
+    pub(crate) fn p2(&self) -> &Modulus<P2> {
+        &self.p2
+    }
+
+    /// The Montgomery context of the secret prime `q2`.
+    pub(crate) fn q2(&self) -> &Modulus<Q2> {
+        &self.q2
+    }
+
+    /// `dp = e^-1 mod (p2 - 1)` (secret), `|p2|` bits wide.
+    pub(crate) fn dp(&self) -> &Uint {
+        &self.dp
+    }
+
+    /// `dq = e^-1 mod (q2 - 1)` (secret), `|q2|` bits wide.
+    pub(crate) fn dq(&self) -> &Uint {
+        &self.dq
+    }
+
+    /// `qinv = q2^-1 mod p2` (secret), for Garner with (q2, p2).
+    pub(crate) fn qinv(&self) -> &Residue<P2> {
+        &self.qinv
+    }
+
+    /// The Montgomery context of `n2`.
+    pub(crate) fn n2(&self) -> &Modulus<N2> {
+        &self.n2
+    }
+
+    /// `n1^-1 mod n2`, for Garner with (n1, n2) (SPEC §4 step 5).
+    pub(crate) fn n1_inv(&self) -> &Residue<N2> {
+        &self.n1_inv
+    }
+
+    /// The Montgomery context of the composite `n = n1·n2` (for the final fault check).
+    pub(crate) fn n(&self) -> &Modulus<N> {
+        &self.n
+    }
+}
