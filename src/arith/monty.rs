@@ -230,13 +230,16 @@ impl<M> Modulus<M> {
             return None;
         }
         let n0inv = neg_inv_limb(n0);
-        // R mod n by 64k modular doublings of 1.
+        // R mod n by 64k modular doublings of 1 mod n.
         let mut one = Uint::one(k);
         let mut tmp = Uint::zero(k);
+        // Reduce 1 itself in case n = 1 (then R mod n = 0): one < n holds for n > 1 already,
+        // and `mod_double` needs its input below n.
+        final_sub(tmp.as_limbs_mut(), one.as_limbs(), 0, n.as_limbs());
+        core::mem::swap(&mut one, &mut tmp);
         for _ in 0..k * LIMB_BITS {
             mod_double(&mut one, &mut tmp, &n);
         }
-        // Reduce 1 itself in case n = 1 (then R mod n = 0): one < n holds for n > 1 already.
         let mut m = Self {
             n,
             n0inv,
