@@ -71,8 +71,19 @@ impl DeviceRegistration {
         drop(payload);
         let sealed = seal_to_server(rng, server_key, &aad, &plaintext)?;
         drop(plaintext);
-        let request = RegistrationRequest { purpose, n1, sealed };
-        Ok((Self { share, purpose, server_key: *server_key }, request))
+        let request = RegistrationRequest {
+            purpose,
+            n1,
+            sealed,
+        };
+        Ok((
+            Self {
+                share,
+                purpose,
+                server_key: *server_key,
+            },
+            request,
+        ))
     }
 
     /// SPEC §3 step 6 and §5: checks the server's answer (n2 of a supported size, odd,
@@ -101,8 +112,7 @@ impl DeviceRegistration {
         let n = composite_modulus_vartime(&n1, &n2, false)?;
         let public_key = PublicKey::from_uint(&n)?;
         let d1p = self.share.d1_prime_be_bytes();
-        let sealed =
-            SealedShare::seal(rng, pin, &response.key_id, self.purpose, &d1p, params)?;
+        let sealed = SealedShare::seal(rng, pin, &response.key_id, self.purpose, &d1p, params)?;
         drop(d1p);
         let n1_modulus = self.share.n1().clone();
         Ok(DeviceRecord {
@@ -202,7 +212,11 @@ impl DeviceRecord {
         let plaintext = encode_partial(&self.otp, &y_bytes);
         drop(y_bytes);
         let sealed = seal_to_server(rng, &self.server_key, &request.partial_aad(), &plaintext)?;
-        Ok(SealedPartialSignature { key_id: self.key_id, request_id: request.request_id, sealed })
+        Ok(SealedPartialSignature {
+            key_id: self.key_id,
+            request_id: request.request_id,
+            sealed,
+        })
     }
 
     /// SPEC §4 step 6: checks that `response` answers `request` and that its signature
@@ -212,11 +226,22 @@ impl DeviceRecord {
     /// # Errors
     /// [`Error::InvalidRequest`] if the ids do not match; [`Error::InvalidSignature`] if the
     /// signature does not verify (the record is unchanged).
-    pub fn accept(&mut self, request: &SigningRequest, response: &SigningResponse) -> Result<Vec<u8>> {
+    pub fn accept(
+        &mut self,
+        request: &SigningRequest,
+        response: &SigningResponse,
+    ) -> Result<Vec<u8>> {
         if response.key_id != self.key_id || response.request_id != request.request_id {
-            return Err(Error::InvalidRequest("the response answers another request"));
+            return Err(Error::InvalidRequest(
+                "the response answers another request",
+            ));
         }
-        verify(&self.public_key, request.scheme(), request.digest(), &response.signature)?;
+        verify(
+            &self.public_key,
+            request.scheme(),
+            request.digest(),
+            &response.signature,
+        )?;
         self.otp = Otp::from_bytes(response.next_otp);
         Ok(response.signature.clone())
     }
@@ -235,7 +260,8 @@ impl DeviceRecord {
         params: Argon2Params,
     ) -> Result<()> {
         let d1p = self.sealed.unseal(current, &self.key_id, self.purpose)?;
-        self.sealed = SealedShare::seal(rng, new, &self.key_id, self.purpose, d1p.as_bytes(), params)?;
+        self.sealed =
+            SealedShare::seal(rng, new, &self.key_id, self.purpose, d1p.as_bytes(), params)?;
         Ok(())
     }
 
@@ -246,7 +272,8 @@ impl DeviceRecord {
         w.u16(self.n1.len() as u16).fixed(&self.n1);
         w.u16(self.n2.len() as u16).fixed(&self.n2);
         self.sealed.write_body(&mut w);
-        w.fixed(self.otp.as_bytes()).fixed(&self.server_key.to_bytes());
+        w.fixed(self.otp.as_bytes())
+            .fixed(&self.server_key.to_bytes());
         w.finish()
     }
 
@@ -282,9 +309,19 @@ impl DeviceRecord {
             .map_err(|_| bad("n2", DecodeErrorKind::Invalid))?;
         let public_key =
             PublicKey::from_uint(&n).map_err(|_| bad("n2", DecodeErrorKind::Invalid))?;
-        let n1_modulus =
-            Modulus::<N1>::new(n1_uint).ok_or(bad("n1", DecodeErrorKind::Invalid))?;
-        Ok(Self { key_id, purpose, size, n1, n1_modulus, n2, public_key, sealed, otp, server_key })
+        let n1_modulus = Modulus::<N1>::new(n1_uint).ok_or(bad("n1", DecodeErrorKind::Invalid))?;
+        Ok(Self {
+            key_id,
+            purpose,
+            size,
+            n1,
+            n1_modulus,
+            n2,
+            public_key,
+            sealed,
+            otp,
+            server_key,
+        })
     }
 }
 

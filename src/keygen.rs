@@ -88,12 +88,12 @@ impl KeySize {
 
     /// The size in bits of each of its two primes.
     pub const fn prime_bits(self) -> usize {
-        self.bits as usize / 2
+        (self.bits as usize) >> 1
     }
 
     /// The size in bytes of the half modulus (`bits / 8`; every size is a multiple of 64).
     pub const fn bytes(self) -> usize {
-        self.bits as usize / 8
+        (self.bits as usize) >> 3
     }
 
     /// Whether this is one of the insecure test sizes.
@@ -103,7 +103,7 @@ impl KeySize {
 
     /// The width in 64-bit limbs of the half modulus.
     pub(crate) const fn limbs(self) -> usize {
-        self.bits as usize / 64
+        (self.bits as usize) >> 6
     }
 }
 

@@ -8,20 +8,20 @@ mod encoding;
 mod error;
 mod hash;
 // Prime generation and key generation; the `hazmat` feature exposes their raw steps.
-#[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
-mod keygen;
-#[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
-mod prime;
+mod device;
 #[cfg(feature = "hazmat")]
 pub mod hazmat;
+#[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
+mod keygen;
 mod lockout;
-mod device;
 mod messages;
-mod server;
 mod otp;
 mod pin;
+#[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
+mod prime;
 mod seal;
 mod secret;
+mod server;
 mod server_state;
 mod signing;
 mod store;
@@ -36,16 +36,23 @@ mod public_key;
 mod verification_code;
 mod verify;
 
+pub use device::{DeviceRecord, DeviceRegistration};
 pub use encoding::MessageType;
 pub use error::{DecodeError, DecodeErrorKind, Error, KeyError, PinError, Result, StoreError};
 pub use hash::HashAlg;
+pub use keygen::{DeviceShare, KeySize, RegistrationPayload, ServerShare};
 pub use lockout::{AttemptState, FailureOutcome, LockStep, LockoutPolicy};
+pub use messages::{
+    RegistrationRequest, RegistrationResponse, SealedPartialSignature, SigningRequest,
+    SigningResponse,
+};
 pub use otp::{LastExchange, OTP_LEN, Otp, OtpClass, OtpHash, OtpState, REQUEST_ID_LEN};
 pub use padding::Scheme;
 pub use pin::{KeyPurpose, MAX_PIN_LEN, Pin};
 pub use public_key::PublicKey;
 pub use seal::{Argon2Params, KEY_ID_LEN, MAX_SHARE_LEN, MIN_SHARE_LEN, SALT_LEN, SealedShare};
 pub use secret::SecretBytes;
+pub use server::Server;
 pub use server_state::{
     Answer, DEFAULT_CAS_RETRIES, DEFAULT_KEY_LIFETIME_SECS, RequestId, ServerPolicy, ServerState,
 };
@@ -56,10 +63,3 @@ pub use transport::{
 };
 pub use verification_code::{VerificationCode, verification_code};
 pub use verify::verify;
-pub use device::{DeviceRecord, DeviceRegistration};
-pub use keygen::{DeviceShare, KeySize, RegistrationPayload, ServerShare};
-pub use messages::{
-    RegistrationRequest, RegistrationResponse, SealedPartialSignature, SigningRequest,
-    SigningResponse,
-};
-pub use server::Server;

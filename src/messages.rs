@@ -144,7 +144,11 @@ impl RegistrationRequest {
         let n1 = read_half_modulus(&mut r, "n1")?.to_vec();
         let sealed = read_sealed(&mut r)?;
         r.finish()?;
-        Ok(Self { purpose, n1, sealed })
+        Ok(Self {
+            purpose,
+            n1,
+            sealed,
+        })
     }
 }
 
@@ -237,7 +241,13 @@ impl SigningRequest {
         rng.fill_bytes(&mut request_id);
         let mut pss_salt = vec![0u8; scheme.salt_len()];
         rng.fill_bytes(&mut pss_salt);
-        Ok(Self { key_id, request_id, scheme, digest: digest.to_vec(), pss_salt })
+        Ok(Self {
+            key_id,
+            request_id,
+            scheme,
+            digest: digest.to_vec(),
+            pss_salt,
+        })
     }
 
     /// The key that is to sign.
@@ -309,7 +319,13 @@ impl SigningRequest {
             return Err(err("pss_salt", DecodeErrorKind::Invalid));
         }
         r.finish()?;
-        Ok(Self { key_id, request_id, scheme, digest: digest.to_vec(), pss_salt: salt.to_vec() })
+        Ok(Self {
+            key_id,
+            request_id,
+            scheme,
+            digest: digest.to_vec(),
+            pss_salt: salt.to_vec(),
+        })
     }
 }
 
@@ -362,7 +378,11 @@ impl SealedPartialSignature {
         let request_id = r.array("request_id")?;
         let sealed = read_sealed(&mut r)?;
         r.finish()?;
-        Ok(Self { key_id, request_id, sealed })
+        Ok(Self {
+            key_id,
+            request_id,
+            sealed,
+        })
     }
 }
 
@@ -422,7 +442,10 @@ impl SigningResponse {
     /// The canonical encoding (SPEC §9).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::new(MessageType::SigningResponse);
-        w.fixed(&self.key_id).fixed(&self.request_id).var(&self.signature).fixed(&self.next_otp);
+        w.fixed(&self.key_id)
+            .fixed(&self.request_id)
+            .var(&self.signature)
+            .fixed(&self.next_otp);
         w.finish_public()
     }
 
@@ -438,7 +461,12 @@ impl SigningResponse {
         let signature = r.var("signature", MAX_SIGNATURE_BYTES)?.to_vec();
         let next_otp = r.array("next_otp")?;
         r.finish()?;
-        Ok(Self { key_id, request_id, signature, next_otp })
+        Ok(Self {
+            key_id,
+            request_id,
+            signature,
+            next_otp,
+        })
     }
 }
 

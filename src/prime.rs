@@ -108,6 +108,8 @@ const fn is_prime_const(n: usize) -> bool {
     }
     let mut d = 2;
     while d * d <= n {
+        #[allow(clippy::manual_is_multiple_of)]
+        // const fn: the method is far slower in const evaluation
         if n % d == 0 {
             return false;
         }
@@ -507,7 +509,7 @@ pub fn random_candidate<R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Uint
     buf.zeroize();
     let pos = bits - 64;
     x.truncate_bits(pos);
-    let (idx, off) = (pos / LIMB_BITS, pos % LIMB_BITS);
+    let (idx, off) = (pos >> 6, pos % LIMB_BITS);
     let limbs = x.as_limbs_mut();
     if let Some(l) = limbs.get_mut(idx) {
         *l |= top << off;

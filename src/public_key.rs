@@ -14,10 +14,7 @@ use spki::SubjectPublicKeyInfoRef;
 
 use crate::arith::{LIMB_BYTES, Modulus, Uint};
 use crate::error::{DecodeError, DecodeErrorKind, Error, KeyError, Result};
-
-/// Marker for the ring `Z/nZ` of the composite modulus `n = n1 * n2` (STYLE.md rule 2).
-#[derive(Debug)]
-pub(crate) enum N {}
+use crate::keygen::N;
 
 /// The public exponent `e = 65537` of every key (SPEC §2).
 const E: u32 = 65537;
@@ -101,11 +98,16 @@ impl PublicKey {
     /// [`Error::InvalidKey`] with [`KeyError::ModulusSize`] if `n` has fewer than 2048 or more
     /// than 8192 bits, or [`KeyError::EvenModulus`] if `n` is even.
     pub fn from_modulus(n: &[u8]) -> Result<Self> {
+        Self::build(n, Self::MIN_BITS)
+    }
+
+    /// [`PublicKey::from_modulus`] with a smallest size of `min_bits`.
+    fn build(n: &[u8], min_bits: usize) -> Result<Self> {
         let start = n.iter().position(|b| *b != 0).unwrap_or(n.len());
         let n = n.get(start..).unwrap_or(&[]);
         let top = n.first().copied().unwrap_or(0);
         let bits = (8 * n.len()).saturating_sub(top.leading_zeros() as usize);
-        if !(Self::MIN_BITS..=Self::MAX_BITS).contains(&bits) {
+        if !(min_bits..=Self::MAX_BITS).contains(&bits) {
             return Err(KeyError::ModulusSize.into());
         }
         if n.last().copied().unwrap_or(0) & 1 == 0 {
@@ -146,14 +148,17 @@ impl PublicKey {
         })
     }
 
-    /// The key for a modulus held as an integer (for the composite builder, SPEC §3.6).
+    /// The key for a composite modulus built by this crate (SPEC §3 step 6). Unlike
+    /// [`PublicKey::from_modulus`] it also takes the composites of the insecure test key sizes
+    /// (from 1024 bits), which only [`KeySize::insecure_for_tests`] can produce.
     ///
     /// # Errors
     /// As [`PublicKey::from_modulus`].
-    #[allow(dead_code, reason = "for the composite builder of the keygen module")]
+    ///
+    /// [`KeySize::insecure_for_tests`]: crate::KeySize::insecure_for_tests
     pub(crate) fn from_uint(n: &Uint) -> Result<Self> {
         let (bytes, _) = n.to_be_bytes(n.bits_vartime().div_ceil(8));
-        Self::from_modulus(&bytes)
+        Self::build(&bytes, 1024)
     }
 
     /// The modulus `n` as exactly [`size`](Self::size) big-endian bytes.

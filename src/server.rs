@@ -50,7 +50,11 @@ impl<K: KeyStore<Share = ServerShare>> Server<K> {
         policy: ServerPolicy,
         n2_size: KeySize,
     ) -> Self {
-        Self { state: ServerState::new(store, policy), transport, n2_size }
+        Self {
+            state: ServerState::new(store, policy),
+            transport,
+            n2_size,
+        }
     }
 
     /// The transport public key devices seal to (SPEC §6).
@@ -81,7 +85,10 @@ impl<K: KeyStore<Share = ServerShare>> Server<K> {
         let payload = RegistrationPayload::from_bytes(plaintext.as_bytes())?;
         drop(plaintext);
         if payload.n1_be_bytes() != request.n1 {
-            return Err(Error::Decode(DecodeError::new("n1", DecodeErrorKind::Invalid)));
+            return Err(Error::Decode(DecodeError::new(
+                "n1",
+                DecodeErrorKind::Invalid,
+            )));
         }
         let share = ServerShare::generate(payload, self.n2_size, rng)?;
         let n2 = share.n2_be_bytes();
@@ -138,7 +145,11 @@ impl<K: KeyStore<Share = ServerShare>> Server<K> {
         now: u64,
         after_s2_check: bool,
     ) -> Result<SigningResponse> {
-        let fault = if after_s2_check { Fault::S2AfterCheck } else { Fault::S2 };
+        let fault = if after_s2_check {
+            Fault::S2AfterCheck
+        } else {
+            Fault::S2
+        };
         self.complete_inner(rng, request, partial, now, fault)
     }
 
@@ -151,12 +162,18 @@ impl<K: KeyStore<Share = ServerShare>> Server<K> {
         fault: Fault,
     ) -> Result<SigningResponse> {
         if partial.key_id != request.key_id || partial.request_id != request.request_id {
-            return Err(Error::InvalidRequest("the partial signature answers another request"));
+            return Err(Error::InvalidRequest(
+                "the partial signature answers another request",
+            ));
         }
         // Opening needs no key state: a tampered message is refused before anything is charged
         // (it proves nothing about the PIN).
-        let plaintext = self.transport.open(&partial.sealed, &request.partial_aad())?;
-        let y_len = plaintext.len().saturating_sub(crate::encoding::HEADER_LEN + crate::otp::OTP_LEN);
+        let plaintext = self
+            .transport
+            .open(&partial.sealed, &request.partial_aad())?;
+        let y_len = plaintext
+            .len()
+            .saturating_sub(crate::encoding::HEADER_LEN + crate::otp::OTP_LEN);
         let (otp, y_bytes) = decode_partial(plaintext.as_bytes(), y_len)?;
         let answer = self.state.complete_signature(
             &request.key_id,
@@ -166,13 +183,19 @@ impl<K: KeyStore<Share = ServerShare>> Server<K> {
             rng,
             |share: &ServerShare| {
                 if y_bytes.len() != share.n1_size().bytes() {
-                    return Err(Error::Decode(DecodeError::new("y", DecodeErrorKind::Invalid)));
+                    return Err(Error::Decode(DecodeError::new(
+                        "y",
+                        DecodeErrorKind::Invalid,
+                    )));
                 }
                 let y = Uint::from_be_bytes(y_bytes);
                 // DECLASSIFY: y >= n1 is malformed input from the device, refused (and
                 // counted as an attempt, like any other invalid y).
                 if !bool::from(y.ct_lt(share.n1().modulus())) {
-                    return Err(Error::Decode(DecodeError::new("y", DecodeErrorKind::OutOfRange)));
+                    return Err(Error::Decode(DecodeError::new(
+                        "y",
+                        DecodeErrorKind::OutOfRange,
+                    )));
                 }
                 let n_bits = share.n().modulus().bits_vartime();
                 let em = zeroize::Zeroizing::new(request.encoded_message(n_bits)?);

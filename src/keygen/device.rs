@@ -7,7 +7,7 @@ use subtle::Choice;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{KeySize, N1, P1, Q1};
-use crate::arith::{LIMB_BITS, Limb, Modulus, Uint, inv_small_prime_mod};
+use crate::arith::{Limb, Modulus, Uint, inv_small_prime_mod};
 use crate::error::{DecodeError, DecodeErrorKind, Error, KeyError, Result};
 use crate::prime::{PUBLIC_EXPONENT, generate_prime_pair};
 
@@ -175,7 +175,7 @@ impl DeviceShare {
             return Err(KeyError::ModulusSize.into());
         }
         // d1': a fixed-length uniformly random bit string, not reduced mod anything.
-        let mut buf = Zeroizing::new(vec![0u8; (size.bits() + D1_PRIME_EXTRA_BITS) / 8]);
+        let mut buf = Zeroizing::new(vec![0u8; (size.bits() + D1_PRIME_EXTRA_BITS) >> 3]);
         rng.fill_bytes(&mut buf);
         let d1_prime = Uint::from_be_bytes(&buf);
         let d1_second = split_exponent(&d1, &d1_prime, &phi1).resize(size.limbs());
@@ -212,7 +212,7 @@ impl DeviceShare {
     /// Builds a share from its parts, e.g. after unsealing `d1'` (SPEC §5). `d1_prime` is
     /// resized to `|n1| + 128` bits (higher bits dropped).
     pub(crate) fn from_parts(size: KeySize, n1: Modulus<N1>, d1_prime: &Uint) -> Self {
-        let mut d = d1_prime.resize(size.limbs() + D1_PRIME_EXTRA_BITS / LIMB_BITS);
+        let mut d = d1_prime.resize(size.limbs() + (D1_PRIME_EXTRA_BITS >> 6));
         d.truncate_bits(size.bits() + D1_PRIME_EXTRA_BITS);
         Self {
             size,
@@ -240,7 +240,7 @@ impl DeviceShare {
     /// `d1'` as `(|n1| + 128)/8` big-endian bytes in a wiping buffer (for sealing, SPEC §5).
     #[allow(dead_code)] // for the PIN sealing module (SPEC §5)
     pub(crate) fn d1_prime_be_bytes(&self) -> Zeroizing<Vec<u8>> {
-        self.d1_prime.to_be_bytes(self.d1_prime_bits() / 8).0
+        self.d1_prime.to_be_bytes(self.d1_prime_bits() >> 3).0
     }
 }
 
