@@ -21,8 +21,11 @@ const MAX_ATTEMPTS: usize = 16;
 /// (`dp = e^-1 mod (p2 - 1)`, `dq = e^-1 mod (q2 - 1)`, `qinv = q2^-1 mod p2`),
 /// `n1^-1 mod n2` for Garner's recombination, and the composite modulus `n = n1·n2`.
 ///
-/// Secret. Not `Clone`; wiped on drop; `Debug` prints only the key sizes. It never holds
+/// Secret. Wiped on drop; `Debug` prints only the key sizes. It never holds
 /// `d1'`, and the device's share is a different type that this one cannot reach.
+// Clone: a key store hands out copies of the record that holds the share (load, then
+// compare-and-swap); each copy wipes itself on drop.
+#[derive(Clone)]
 pub struct ServerShare {
     n1_size: KeySize,
     n2_size: KeySize,
