@@ -6,7 +6,12 @@
 //!   `openssl` is not installed (CI installs it).
 //!
 //! The key is generated once per test binary (it takes seconds).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,9 +23,8 @@ use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
 use sha2_010::{Sha256, Sha384, Sha512};
 use split_rsa::{
-    Argon2Params, DeviceRecord, DeviceRegistration, HashAlg, InMemoryKeyStore, KeyPurpose,
-    KeySize, Pin, Scheme, Server, ServerPolicy, ServerShare, ServerTransportKey, SigningRequest,
-    verify,
+    Argon2Params, DeviceRecord, DeviceRegistration, HashAlg, InMemoryKeyStore, KeyPurpose, KeySize,
+    Pin, Scheme, Server, ServerPolicy, ServerShare, ServerTransportKey, SigningRequest, verify,
 };
 
 const NOW: u64 = 1_800_000_000;
@@ -51,10 +55,21 @@ fn setup() -> &'static Setup {
         )
         .unwrap();
         let response = server.register(&mut rng, &request, NOW).unwrap();
-        let device =
-            reg.finish(&mut rng, response, &pin, Argon2Params::insecure_fast_for_tests()).unwrap();
+        let device = reg
+            .finish(
+                &mut rng,
+                response,
+                &pin,
+                Argon2Params::insecure_fast_for_tests(),
+            )
+            .unwrap();
         assert_eq!(device.public_key().bits(), 6144);
-        Setup { server, device: Mutex::new(device), pin, rng: Mutex::new(rng) }
+        Setup {
+            server,
+            device: Mutex::new(device),
+            pin,
+            rng: Mutex::new(rng),
+        }
     })
 }
 
@@ -68,7 +83,10 @@ fn two_party_sign(scheme: Scheme) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let digest = scheme.hash().digest(&message);
     let request = SigningRequest::new(&mut *rng, *device.key_id(), scheme, &digest).unwrap();
     let partial = device.sign(&mut *rng, &request, &s.pin).unwrap();
-    let response = s.server.complete(&mut *rng, &request, &partial, NOW).unwrap();
+    let response = s
+        .server
+        .complete(&mut *rng, &request, &partial, NOW)
+        .unwrap();
     let signature = device.accept(&request, &response).unwrap();
     (message, digest, signature)
 }
@@ -106,7 +124,12 @@ fn scratch_dir(name: &str) -> PathBuf {
 
 /// `openssl dgst -<hash> -verify public.pem -signature sig msg` (with PSS options).
 fn openssl_verify(dir: &std::path::Path, scheme: Scheme, msg: &[u8], sig: &[u8]) -> bool {
-    let pem = setup().device.lock().unwrap().public_key().to_public_key_pem();
+    let pem = setup()
+        .device
+        .lock()
+        .unwrap()
+        .public_key()
+        .to_public_key_pem();
     std::fs::write(dir.join("public.pem"), pem).unwrap();
     std::fs::write(dir.join("message.bin"), msg).unwrap();
     std::fs::write(dir.join("signature.bin"), sig).unwrap();
@@ -117,13 +140,27 @@ fn openssl_verify(dir: &std::path::Path, scheme: Scheme, msg: &[u8], sig: &[u8])
         _ => unreachable!(),
     };
     let mut cmd = Command::new("openssl");
-    cmd.current_dir(dir).args(["dgst", hash, "-verify", "public.pem", "-signature", "signature.bin"]);
+    cmd.current_dir(dir).args([
+        "dgst",
+        hash,
+        "-verify",
+        "public.pem",
+        "-signature",
+        "signature.bin",
+    ]);
     if let Scheme::Pss(_) = scheme {
         // Salt as long as the digest, MGF1 with the same hash (SPEC §4.1).
-        cmd.args(["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest"]);
+        cmd.args([
+            "-sigopt",
+            "rsa_padding_mode:pss",
+            "-sigopt",
+            "rsa_pss_saltlen:digest",
+        ]);
     }
     cmd.arg("message.bin");
-    let out = cmd.output().expect("the openssl command line is required (CI installs it)");
+    let out = cmd
+        .output()
+        .expect("the openssl command line is required (CI installs it)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     out.status.success() && stdout.contains("Verified OK")
 }
@@ -145,8 +182,14 @@ fn every_scheme_verifies_with_rsa_crate_openssl_and_ours() {
             assert_eq!(sig.len(), 768);
             let pk = setup().device.lock().unwrap().public_key().clone();
             verify(&pk, scheme, &digest, &sig).unwrap();
-            assert!(rsa_verify(&key, scheme, &digest, &sig), "rsa crate rejects {scheme:?}");
-            assert!(openssl_verify(&dir, scheme, &msg, &sig), "openssl rejects {scheme:?}");
+            assert!(
+                rsa_verify(&key, scheme, &digest, &sig),
+                "rsa crate rejects {scheme:?}"
+            );
+            assert!(
+                openssl_verify(&dir, scheme, &msg, &sig),
+                "openssl rejects {scheme:?}"
+            );
             // A tampered signature is rejected by all three.
             let mut bad = sig.clone();
             bad[100] ^= 0x10;
