@@ -152,7 +152,7 @@ impl DeviceShare {
     /// `φ(n1)` and `d1`. Returns the device's share and the payload for the server.
     ///
     /// All computations on secrets are constant time (prime generation declassifies only
-    /// rejected candidates, see [`crate::prime`]). The RNG is the caller's; a seeded RNG gives
+    /// rejected candidates, see `src/prime.rs`). The RNG is the caller's; a seeded RNG gives
     /// a reproducible key (tests).
     pub fn generate<R: CryptoRng + ?Sized>(
         size: KeySize,
