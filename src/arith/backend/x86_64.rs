@@ -1,0 +1,320 @@
+//! x86-64 Montgomery kernels with BMI2 (`MULX`) and ADX (`ADCX`/`ADOX`).
+//!
+//! `MULX` multiplies without touching the flags, `ADCX` propagates a carry in CF only and
+//! `ADOX` in OF only. One row `t[0..len] += x * v[0..len]` therefore runs as two interleaved
+//! carry chains: the low halves of the products go into `t` through CF, the high halves through
+//! OF. Loop control uses only `LEA`, `MOV` and `JRCXZ`, which leave both flags alone. The row is
+//! unrolled by 8 with a single-limb tail, so any length is handled.
+//!
+//! - `mont_mul`: interleaved operand scanning (CIOS order): for each limb `b_i`, one row
+//!   `t += a * b_i`, then one reduction row `t += m_i * n` with `m_i = t_i * n0inv`.
+//! - `mont_sqr`: the triangle of cross products `a_i a_j` (`i < j`) row by row, one pass that
+//!   doubles it and adds the squares `a_i^2` (the doubling in the CF chain, the squares in the
+//!   OF chain), then `k` reduction rows.
+//!
+//! Both finish with the constant-time final subtraction shared with the portable kernels.
+//! Every branch and every address depends only on `k` (and on loop counters derived from it):
+//! never on the value of an operand.
+
+use core::arch::asm;
+
+use zeroize::Zeroize;
+
+use super::super::monty::final_sub;
+use super::super::uint::{Limb, MAX_LIMBS};
+
+/// Proof that the CPU supports BMI2 and ADX: only [`Adx::detect`] makes one.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Adx(());
+
+/// Parameters read by the assembly (by offset from a pointer held in `r15`).
+///
+/// Offsets: 0 `n0inv`, 8 `a`, 16 `n`, 24 `k * 8`, 32 `main * 8`, 40 `-main`, 48 `rem * 8`,
+/// 56 `-rem`, 64 `k`, where a row of `len` limbs is split as `len = main + rem`,
+/// `main = len - len % 8`.
+#[repr(C)]
+struct Ctx {
+    n0inv: Limb,
+    a: *const Limb,
+    n: *const Limb,
+    kbytes: usize,
+    main_bytes: usize,
+    neg_main: isize,
+    rem_bytes: usize,
+    neg_rem: isize,
+    k: usize,
+}
+
+impl Ctx {
+    fn new(k: usize, n0inv: Limb, a: *const Limb, n: *const Limb) -> Self {
+        let rem = k % 8;
+        let main = k - rem;
+        Ctx {
+            n0inv,
+            a,
+            n,
+            kbytes: 8 * k,
+            main_bytes: 8 * main,
+            neg_main: -(main as isize),
+            rem_bytes: 8 * rem,
+            neg_rem: -(rem as isize),
+            k,
+        }
+    }
+}
+
+/// One limb of a row: `t[j] += lo(x v_j) + CF`, `t[j] += hi(x v_{j-1}) + OF`. The previous
+/// high half is in `$prev`, this one's goes to `$hi`. Base pointers: `r11` (v), `r10` (t),
+/// index `rcx` (limbs).
+macro_rules! step {
+    ($off:literal, $hi:literal, $prev:literal) => {
+        concat!(
+            "mulx ", $hi, ", r9, qword ptr [r11 + rcx*8 + ", $off, "]\n",
+            "adcx r9, qword ptr [r10 + rcx*8 + ", $off, "]\n",
+            "adox r9, ", $prev, "\n",
+            "mov qword ptr [r10 + rcx*8 + ", $off, "], r9\n",
+        )
+    };
+}
+
+/// `t[0..len] += rdx * v[0..len]`, with `rdi = t`, `rsi = v`, `r15 = &Ctx` (the row length
+/// from its `main`/`rem` fields). Leaves the carry word (`< 2^64`) in `r8`. Clobbers `rax`,
+/// `rcx`, `r8`-`r11`, flags. Uses local labels 2-5.
+macro_rules! row {
+    () => {
+        concat!(
+            "mov r9, qword ptr [r15 + 32]\n",
+            "lea r10, [rdi + r9]\n",
+            "lea r11, [rsi + r9]\n",
+            "mov rcx, qword ptr [r15 + 40]\n",
+            // r8 = 0 and CF = OF = 0.
+            "xor r8d, r8d\n",
+            // The test sits at the loop's bottom: JRCXZ only jumps 127 bytes.
+            "jmp 23f\n",
+            "2:\n",
+            step!("0", "rax", "r8"),
+            step!("8", "r8", "rax"),
+            step!("16", "rax", "r8"),
+            step!("24", "r8", "rax"),
+            step!("32", "rax", "r8"),
+            step!("40", "r8", "rax"),
+            step!("48", "rax", "r8"),
+            step!("56", "r8", "rax"),
+            "lea rcx, [rcx + 8]\n",
+            "23:\n",
+            "jrcxz 3f\n",
+            "jmp 2b\n",
+            "3:\n",
+            "mov rcx, qword ptr [r15 + 56]\n",
+            "jrcxz 5f\n",
+            "mov r9, qword ptr [r15 + 48]\n",
+            "lea r10, [r10 + r9]\n",
+            "lea r11, [r11 + r9]\n",
+            "4:\n",
+            step!("0", "rax", "r8"),
+            "mov r8, rax\n",
+            "lea rcx, [rcx + 1]\n",
+            "jrcxz 5f\n",
+            "jmp 4b\n",
+            "5:\n",
+            // Close both chains into the last high half (cannot overflow).
+            "mov r9d, 0\n",
+            "adcx r8, r9\n",
+            "adox r8, r9\n",
+        )
+    };
+}
+
+/// Reduction row at `rdi = t + i`: `m = t_i * n0inv`, `t += m * n`, then the row's carry and
+/// the pending carry bit `r14` go into `t_{i+k}`, the new carry bit into `r14`.
+macro_rules! redc_row {
+    () => {
+        concat!(
+            "mov rdx, qword ptr [rdi]\n",
+            "imul rdx, qword ptr [r15]\n",
+            "mov rsi, qword ptr [r15 + 16]\n",
+            row!(),
+            "mov r9, qword ptr [r15 + 24]\n",
+            "mov rax, qword ptr [rdi + r9]\n",
+            // CF = (r14 != 0); r14 is 0 or 1.
+            "neg r14\n",
+            "adc rax, r8\n",
+            "mov qword ptr [rdi + r9], rax\n",
+            "mov r14d, 0\n",
+            "adc r14, 0\n",
+        )
+    };
+}
+
+impl Adx {
+    /// `Some` if the CPU supports BMI2 and ADX (cached by the standard library).
+    #[inline]
+    pub(super) fn detect() -> Option<Self> {
+        if std::arch::is_x86_feature_detected!("bmi2") && std::arch::is_x86_feature_detected!("adx")
+        {
+            Some(Adx(()))
+        } else {
+            None
+        }
+    }
+
+    /// `out = a * b / R mod n`. Returns `false` (doing nothing) if the lengths break the
+    /// contract (`k = n.len()` in `1..=MAX_LIMBS`, the others at least `k` long).
+    #[inline]
+    pub(super) fn mont_mul(self, out: &mut [Limb], a: &[Limb], b: &[Limb], n: &[Limb], n0inv: Limb) -> bool {
+        let k = n.len();
+        let (Some(a), Some(b), Some(out)) = (a.get(..k), b.get(..k), out.get_mut(..k)) else {
+            return false;
+        };
+        if k == 0 || k > MAX_LIMBS {
+            return false;
+        }
+        let mut buf = [0 as Limb; 2 * MAX_LIMBS];
+        let Some(t) = buf.get_mut(..2 * k) else {
+            return false;
+        };
+        let ctx = Ctx::new(k, n0inv, a.as_ptr(), n.as_ptr());
+        let hc: Limb;
+        // SAFETY: `self` proves BMI2 and ADX are available. The assembly reads `k` limbs from
+        // `a`, `b` and `n` (all checked to be `k` long above) and reads and writes `t[0..2k]`
+        // (`t` is `2k` long): row `i` touches `t[i..i+k]` and `t[i+k]`, `i < k`. It reads the
+        // `Ctx` through `r15`, uses no stack, and restores nothing it does not declare as
+        // clobbered.
+        unsafe {
+            asm!(
+                "mov r13, qword ptr [r15 + 64]",
+                "xor r14d, r14d",
+                "6:",
+                "mov rdx, qword ptr [r12]",
+                "mov rsi, qword ptr [r15 + 8]",
+                row!(),
+                "mov r9, qword ptr [r15 + 24]",
+                "mov qword ptr [rdi + r9], r8",
+                redc_row!(),
+                "lea rdi, [rdi + 8]",
+                "lea r12, [r12 + 8]",
+                "dec r13",
+                "jnz 6b",
+                inout("rdi") t.as_mut_ptr() => _,
+                inout("r12") b.as_ptr() => _,
+                in("r15") &ctx as *const Ctx,
+                out("r14") hc,
+                out("rax") _, out("rcx") _, out("rdx") _, out("rsi") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r13") _,
+                options(nostack),
+            );
+        }
+        final_sub(out, t.get(k..).unwrap_or_default(), hc, n);
+        t.zeroize();
+        true
+    }
+
+    /// `out = a^2 / R mod n`. Returns `false` (doing nothing) if the lengths break the
+    /// contract.
+    #[inline]
+    pub(super) fn mont_sqr(self, out: &mut [Limb], a: &[Limb], n: &[Limb], n0inv: Limb) -> bool {
+        let k = n.len();
+        let (Some(a), Some(out)) = (a.get(..k), out.get_mut(..k)) else {
+            return false;
+        };
+        if k == 0 || k > MAX_LIMBS {
+            return false;
+        }
+        let mut buf = [0 as Limb; 2 * MAX_LIMBS];
+        let Some(t) = buf.get_mut(..2 * k) else {
+            return false;
+        };
+        let mut ctx = Ctx::new(k, n0inv, a.as_ptr(), n.as_ptr());
+        let hc: Limb;
+        // SAFETY: `self` proves BMI2 and ADX are available. Reads `a[0..k]`, `n[0..k]` (checked
+        // above); reads and writes `t[0..2k]` (`t` is `2k` long): triangle row `i < k - 1`
+        // touches `t[2i+1..i+k]` and `t[i+k]`; the diagonal pass touches `t[0..2k]`; reduction
+        // row `i < k` touches `t[i..i+k]`. It reads and writes `ctx` (exclusively borrowed)
+        // through `r15` and uses no stack.
+        unsafe {
+            asm!(
+                // --- Triangle: row i adds a_i * a[i+1..k] at t[2i+1], carry to t[i+k]. ---
+                "mov r13, qword ptr [r15 + 64]",
+                "lea rdi, [rdi + 8]",
+                "dec r13",
+                "jz 7f",
+                "6:",
+                // Row length r13 = k - 1 - i: split into main + rem in the context.
+                "mov rax, r13",
+                "and rax, 7",
+                "lea r9, [rax*8]",
+                "mov qword ptr [r15 + 48], r9",
+                "neg rax",
+                "mov qword ptr [r15 + 56], rax",
+                "mov r9, r13",
+                "and r9, -8",
+                "lea r10, [r9*8]",
+                "mov qword ptr [r15 + 32], r10",
+                "neg r9",
+                "mov qword ptr [r15 + 40], r9",
+                "mov rdx, qword ptr [r12]",
+                "lea rsi, [r12 + 8]",
+                row!(),
+                "mov qword ptr [rdi + r13*8], r8",
+                "lea rdi, [rdi + 16]",
+                "lea r12, [r12 + 8]",
+                "dec r13",
+                "jnz 6b",
+                "7:",
+                // --- Double the triangle and add the squares a_i^2. ---
+                "mov rdi, r14",
+                "mov r12, qword ptr [r15 + 8]",
+                "mov rcx, qword ptr [r15 + 64]",
+                "xor eax, eax",
+                "8:",
+                "mov rdx, qword ptr [r12]",
+                "mulx r9, r8, rdx",
+                "mov r10, qword ptr [rdi]",
+                "adcx r10, r10",
+                "adox r10, r8",
+                "mov qword ptr [rdi], r10",
+                "mov r11, qword ptr [rdi + 8]",
+                "adcx r11, r11",
+                "adox r11, r9",
+                "mov qword ptr [rdi + 8], r11",
+                "lea rdi, [rdi + 16]",
+                "lea r12, [r12 + 8]",
+                "lea rcx, [rcx - 1]",
+                "jrcxz 9f",
+                "jmp 8b",
+                "9:",
+                // --- Reduction: k rows with the full length k. ---
+                "mov rax, qword ptr [r15 + 64]",
+                "mov r9, rax",
+                "and rax, 7",
+                "lea r10, [rax*8]",
+                "mov qword ptr [r15 + 48], r10",
+                "neg rax",
+                "mov qword ptr [r15 + 56], rax",
+                "and r9, -8",
+                "lea r10, [r9*8]",
+                "mov qword ptr [r15 + 32], r10",
+                "neg r9",
+                "mov qword ptr [r15 + 40], r9",
+                "mov rdi, r14",
+                "mov r13, qword ptr [r15 + 64]",
+                "xor r14d, r14d",
+                "6:",
+                redc_row!(),
+                "lea rdi, [rdi + 8]",
+                "dec r13",
+                "jnz 6b",
+                inout("rdi") t.as_mut_ptr() => _,
+                inout("r12") a.as_ptr() => _,
+                inout("r14") t.as_mut_ptr() => hc,
+                in("r15") &mut ctx as *mut Ctx,
+                out("rax") _, out("rcx") _, out("rdx") _, out("rsi") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r13") _,
+                options(nostack),
+            );
+        }
+        final_sub(out, t.get(k..).unwrap_or_default(), hc, n);
+        t.zeroize();
+        true
+    }
+}
