@@ -69,10 +69,10 @@ impl Ctx {
 macro_rules! step {
     ($off:literal, $hi:literal, $prev:literal) => {
         concat!(
-            "mulx ", $hi, ", r9, qword ptr [r11 + rcx*8 + ", $off, "]\n",
-            "adcx r9, qword ptr [r10 + rcx*8 + ", $off, "]\n",
+            "mulx ", $hi, ", r9, qword ptr [r11 + ", $off, "]\n",
+            "adcx r9, qword ptr [r10 + ", $off, "]\n",
             "adox r9, ", $prev, "\n",
-            "mov qword ptr [r10 + rcx*8 + ", $off, "], r9\n",
+            "mov qword ptr [r10 + ", $off, "], r9\n",
         )
     };
 }
@@ -83,9 +83,8 @@ macro_rules! step {
 macro_rules! row {
     () => {
         concat!(
-            "mov r9, qword ptr [r15 + 32]\n",
-            "lea r10, [rdi + r9]\n",
-            "lea r11, [rsi + r9]\n",
+            "mov r10, rdi\n",
+            "mov r11, rsi\n",
             "mov rcx, qword ptr [r15 + 40]\n",
             // r8 = 0 and CF = OF = 0.
             "xor r8d, r8d\n",
@@ -101,18 +100,19 @@ macro_rules! row {
             step!("48", "rax", "r8"),
             step!("56", "r8", "rax"),
             "lea rcx, [rcx + 8]\n",
+            "lea r10, [r10 + 64]\n",
+            "lea r11, [r11 + 64]\n",
             "23:\n",
             "jrcxz 3f\n",
             "jmp 2b\n",
             "3:\n",
             "mov rcx, qword ptr [r15 + 56]\n",
             "jrcxz 5f\n",
-            "mov r9, qword ptr [r15 + 48]\n",
-            "lea r10, [r10 + r9]\n",
-            "lea r11, [r11 + r9]\n",
             "4:\n",
             step!("0", "rax", "r8"),
             "mov r8, rax\n",
+            "lea r10, [r10 + 8]\n",
+            "lea r11, [r11 + 8]\n",
             "lea rcx, [rcx + 1]\n",
             "jrcxz 5f\n",
             "jmp 4b\n",
