@@ -17,10 +17,8 @@
 //! never on the value of an operand.
 
 use core::arch::asm;
+use core::mem::MaybeUninit;
 
-use zeroize::Zeroize;
-
-use super::super::monty::final_sub;
 use super::super::uint::{Limb, MAX_LIMBS};
 
 /// Proof that the CPU supports BMI2 and ADX: only [`Adx::detect`] makes one.
@@ -29,8 +27,8 @@ pub(super) struct Adx(());
 
 /// Parameters read by the assembly (by offset from a pointer held in `r15`).
 ///
-/// Offsets: 0 `n0inv`, 8 `a`, 16 `n`, 24 `k * 8`, 32 `main * 8`, 40 `-main`, 48 `rem * 8`,
-/// 56 `-rem`, 64 `k`, where a row of `len` limbs is split as `len = main + rem`,
+/// Offsets: 0 `n0inv`, 8 `a`, 16 `n`, 24 `k * 8`, 32 `-main`, 40 `-rem`, 48 `k`, 56 `out`,
+/// 64 `t` (the `2k`-limb scratch), where the row being computed has `len = main + rem` limbs,
 /// `main = len - len % 8`.
 #[repr(C)]
 struct Ctx {
@@ -38,15 +36,15 @@ struct Ctx {
     a: *const Limb,
     n: *const Limb,
     kbytes: usize,
-    main_bytes: usize,
     neg_main: isize,
-    rem_bytes: usize,
     neg_rem: isize,
     k: usize,
+    out: *mut Limb,
+    t: *mut Limb,
 }
 
 impl Ctx {
-    fn new(k: usize, n0inv: Limb, a: *const Limb, n: *const Limb) -> Self {
+    fn new(k: usize, n0inv: Limb, a: *const Limb, n: *const Limb, out: *mut Limb, t: *mut Limb) -> Self {
         let rem = k % 8;
         let main = k - rem;
         Ctx {
@@ -54,13 +52,82 @@ impl Ctx {
             a,
             n,
             kbytes: 8 * k,
-            main_bytes: 8 * main,
             neg_main: -(main as isize),
-            rem_bytes: 8 * rem,
             neg_rem: -(rem as isize),
             k,
+            out,
+            t,
         }
     }
+}
+
+/// Zero the scratch `t[0..2k]`; leaves `rdi = t`. Clobbers `rax`, `rcx`.
+macro_rules! zero_t {
+    () => {
+        concat!(
+            "mov rdi, qword ptr [r15 + 64]\n",
+            "mov rcx, qword ptr [r15 + 48]\n",
+            "add rcx, rcx\n",
+            "xor eax, eax\n",
+            "rep stosq\n",
+            "mov rdi, qword ptr [r15 + 64]\n",
+        )
+    };
+}
+
+/// The final step, with the reduced value in `t[k..2k]` and its carry bit in `r14`:
+/// `out = t[k..2k] - n` unless that borrows with no carry, else `t[k..2k]` (selected with masks,
+/// constant time); then wipe `t[0..2k]`. Clobbers `rax`, `rcx`, `rsi`, `rdi`, `r9`-`r11`, `r14`.
+/// Uses local labels 24-27.
+macro_rules! finish {
+    () => {
+        concat!(
+            "mov r9, qword ptr [r15 + 24]\n",
+            "mov rsi, qword ptr [r15 + 64]\n",
+            "add rsi, r9\n",
+            "mov rdi, qword ptr [r15 + 56]\n",
+            "mov r11, qword ptr [r15 + 16]\n",
+            "mov rcx, qword ptr [r15 + 48]\n",
+            // out = t_hi - n, borrow in CF.
+            "xor eax, eax\n",
+            "24:\n",
+            "mov rax, qword ptr [rsi]\n",
+            "sbb rax, qword ptr [r11]\n",
+            "mov qword ptr [rdi], rax\n",
+            "lea rsi, [rsi + 8]\n",
+            "lea r11, [r11 + 8]\n",
+            "lea rdi, [rdi + 8]\n",
+            "lea rcx, [rcx - 1]\n",
+            "jrcxz 25f\n",
+            "jmp 24b\n",
+            "25:\n",
+            // rax = all-ones iff (borrow and no carry): keep t_hi.
+            "sbb rax, rax\n",
+            "neg r14\n",
+            "not r14\n",
+            "and rax, r14\n",
+            "sub rsi, r9\n",
+            "sub rdi, r9\n",
+            "mov rcx, qword ptr [r15 + 48]\n",
+            "26:\n",
+            "mov r10, qword ptr [rsi]\n",
+            "mov r11, qword ptr [rdi]\n",
+            "xor r10, r11\n",
+            "and r10, rax\n",
+            "xor r11, r10\n",
+            "mov qword ptr [rdi], r11\n",
+            "lea rsi, [rsi + 8]\n",
+            "lea rdi, [rdi + 8]\n",
+            "dec rcx\n",
+            "jnz 26b\n",
+            // Wipe the scratch.
+            "mov rdi, qword ptr [r15 + 64]\n",
+            "mov rcx, qword ptr [r15 + 48]\n",
+            "add rcx, rcx\n",
+            "xor eax, eax\n",
+            "rep stosq\n",
+        )
+    };
 }
 
 /// One limb of a row: `t[j] += lo(x v_j) + CF`, `t[j] += hi(x v_{j-1}) + OF`. The previous
@@ -85,7 +152,7 @@ macro_rules! row {
         concat!(
             "mov r10, rdi\n",
             "mov r11, rsi\n",
-            "mov rcx, qword ptr [r15 + 40]\n",
+            "mov rcx, qword ptr [r15 + 32]\n",
             // r8 = 0 and CF = OF = 0.
             "xor r8d, r8d\n",
             // The test sits at the loop's bottom: JRCXZ only jumps 127 bytes.
@@ -106,7 +173,7 @@ macro_rules! row {
             "jrcxz 3f\n",
             "jmp 2b\n",
             "3:\n",
-            "mov rcx, qword ptr [r15 + 56]\n",
+            "mov rcx, qword ptr [r15 + 40]\n",
             "jrcxz 5f\n",
             "4:\n",
             step!("0", "rax", "r8"),
@@ -169,20 +236,20 @@ impl Adx {
         if k == 0 || k > MAX_LIMBS {
             return false;
         }
-        let mut buf = [0 as Limb; 2 * MAX_LIMBS];
-        let Some(t) = buf.get_mut(..2 * k) else {
-            return false;
-        };
-        let ctx = Ctx::new(k, n0inv, a.as_ptr(), n.as_ptr());
-        let hc: Limb;
+        // Scratch for the 2k-limb intermediate: zeroed, used and wiped by the assembly only.
+        let mut buf = MaybeUninit::<[Limb; 2 * MAX_LIMBS]>::uninit();
+        let ctx = Ctx::new(k, n0inv, a.as_ptr(), n.as_ptr(), out.as_mut_ptr(), buf.as_mut_ptr().cast());
         // SAFETY: `self` proves BMI2 and ADX are available. The assembly reads `k` limbs from
-        // `a`, `b` and `n` (all checked to be `k` long above) and reads and writes `t[0..2k]`
-        // (`t` is `2k` long): row `i` touches `t[i..i+k]` and `t[i+k]`, `i < k`. It reads the
-        // `Ctx` through `r15`, uses no stack, and restores nothing it does not declare as
-        // clobbered.
+        // `a`, `b` and `n` and writes `k` limbs to `out` (all checked to be `k` long above). It
+        // zeroes `t[0..2k]` of the scratch (`2k <= 2 * MAX_LIMBS`) before reading any of it;
+        // product and reduction row `i < k` touch `t[i..i+k]` and `t[i+k]`; the final step
+        // reads `t[k..2k]` and wipes `t[0..2k]`. It reads the `Ctx` through `r15`, and pushes
+        // nothing on the stack (`rep stosq` writes through `rdi` only, direction flag clear as
+        // the ABI guarantees).
         unsafe {
             asm!(
-                "mov r13, qword ptr [r15 + 64]",
+                zero_t!(),
+                "mov r13, qword ptr [r15 + 48]",
                 "xor r14d, r14d",
                 "6:",
                 "mov rdx, qword ptr [r12]",
@@ -195,17 +262,14 @@ impl Adx {
                 "lea r12, [r12 + 8]",
                 "dec r13",
                 "jnz 6b",
-                inout("rdi") t.as_mut_ptr() => _,
+                finish!(),
                 inout("r12") b.as_ptr() => _,
                 in("r15") &ctx as *const Ctx,
-                out("r14") hc,
-                out("rax") _, out("rcx") _, out("rdx") _, out("rsi") _,
-                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r13") _,
+                out("rax") _, out("rcx") _, out("rdx") _, out("rsi") _, out("rdi") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r13") _, out("r14") _,
                 options(nostack),
             );
         }
-        final_sub(out, t.get(k..).unwrap_or_default(), hc, n);
-        t.zeroize();
         true
     }
 
@@ -220,21 +284,21 @@ impl Adx {
         if k == 0 || k > MAX_LIMBS {
             return false;
         }
-        let mut buf = [0 as Limb; 2 * MAX_LIMBS];
-        let Some(t) = buf.get_mut(..2 * k) else {
-            return false;
-        };
-        let mut ctx = Ctx::new(k, n0inv, a.as_ptr(), n.as_ptr());
-        let hc: Limb;
-        // SAFETY: `self` proves BMI2 and ADX are available. Reads `a[0..k]`, `n[0..k]` (checked
-        // above); reads and writes `t[0..2k]` (`t` is `2k` long): triangle row `i < k - 1`
-        // touches `t[2i+1..i+k]` and `t[i+k]`; the diagonal pass touches `t[0..2k]`; reduction
-        // row `i < k` touches `t[i..i+k]`. It reads and writes `ctx` (exclusively borrowed)
-        // through `r15` and uses no stack.
+        let mut buf = MaybeUninit::<[Limb; 2 * MAX_LIMBS]>::uninit();
+        let mut ctx =
+            Ctx::new(k, n0inv, a.as_ptr(), n.as_ptr(), out.as_mut_ptr(), buf.as_mut_ptr().cast());
+        // SAFETY: `self` proves BMI2 and ADX are available. Reads `a[0..k]`, `n[0..k]`, writes
+        // `out[0..k]` (checked above). Zeroes `t[0..2k]` of the scratch (`2k <= 2 * MAX_LIMBS`)
+        // before reading it; triangle row `i < k - 1` touches `t[2i+1..i+k]` and `t[i+k]`; the
+        // diagonal pass touches `t[0..2k]`; reduction row `i < k` touches `t[i..i+k]` and
+        // `t[i+k]`; the final step reads `t[k..2k]` and wipes `t[0..2k]`. It reads and writes
+        // `ctx` (exclusively borrowed) through `r15` and pushes nothing on the stack.
         unsafe {
             asm!(
+                zero_t!(),
                 // --- Triangle: row i adds a_i * a[i+1..k] at t[2i+1], carry to t[i+k]. ---
-                "mov r13, qword ptr [r15 + 64]",
+                "mov r12, qword ptr [r15 + 8]",
+                "mov r13, qword ptr [r15 + 48]",
                 "lea rdi, [rdi + 8]",
                 "dec r13",
                 "jz 7f",
@@ -242,16 +306,12 @@ impl Adx {
                 // Row length r13 = k - 1 - i: split into main + rem in the context.
                 "mov rax, r13",
                 "and rax, 7",
-                "lea r9, [rax*8]",
-                "mov qword ptr [r15 + 48], r9",
                 "neg rax",
-                "mov qword ptr [r15 + 56], rax",
+                "mov qword ptr [r15 + 40], rax",
                 "mov r9, r13",
                 "and r9, -8",
-                "lea r10, [r9*8]",
-                "mov qword ptr [r15 + 32], r10",
                 "neg r9",
-                "mov qword ptr [r15 + 40], r9",
+                "mov qword ptr [r15 + 32], r9",
                 "mov rdx, qword ptr [r12]",
                 "lea rsi, [r12 + 8]",
                 row!(),
@@ -262,9 +322,9 @@ impl Adx {
                 "jnz 6b",
                 "7:",
                 // --- Double the triangle and add the squares a_i^2. ---
-                "mov rdi, r14",
+                "mov rdi, qword ptr [r15 + 64]",
                 "mov r12, qword ptr [r15 + 8]",
-                "mov rcx, qword ptr [r15 + 64]",
+                "mov rcx, qword ptr [r15 + 48]",
                 "xor eax, eax",
                 "8:",
                 "mov rdx, qword ptr [r12]",
@@ -284,37 +344,30 @@ impl Adx {
                 "jmp 8b",
                 "9:",
                 // --- Reduction: k rows with the full length k. ---
-                "mov rax, qword ptr [r15 + 64]",
+                "mov rax, qword ptr [r15 + 48]",
                 "mov r9, rax",
                 "and rax, 7",
-                "lea r10, [rax*8]",
-                "mov qword ptr [r15 + 48], r10",
                 "neg rax",
-                "mov qword ptr [r15 + 56], rax",
+                "mov qword ptr [r15 + 40], rax",
                 "and r9, -8",
-                "lea r10, [r9*8]",
-                "mov qword ptr [r15 + 32], r10",
                 "neg r9",
-                "mov qword ptr [r15 + 40], r9",
-                "mov rdi, r14",
-                "mov r13, qword ptr [r15 + 64]",
+                "mov qword ptr [r15 + 32], r9",
+                "mov rdi, qword ptr [r15 + 64]",
+                "mov r13, qword ptr [r15 + 48]",
                 "xor r14d, r14d",
                 "6:",
                 redc_row!(),
                 "lea rdi, [rdi + 8]",
                 "dec r13",
                 "jnz 6b",
-                inout("rdi") t.as_mut_ptr() => _,
-                inout("r12") a.as_ptr() => _,
-                inout("r14") t.as_mut_ptr() => hc,
+                finish!(),
                 in("r15") &mut ctx as *mut Ctx,
-                out("rax") _, out("rcx") _, out("rdx") _, out("rsi") _,
-                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r13") _,
+                out("rax") _, out("rcx") _, out("rdx") _, out("rsi") _, out("rdi") _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _, out("r13") _,
+                out("r14") _,
                 options(nostack),
             );
         }
-        final_sub(out, t.get(k..).unwrap_or_default(), hc, n);
-        t.zeroize();
         true
     }
 }
