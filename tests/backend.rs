@@ -4,6 +4,14 @@
 //!
 //! No test in this binary calls `force_portable`, so `mont_*_slices` run the detected backend.
 
+// Test code: a panic is a failure, and indexing is on lengths built here.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use num_bigint::BigUint;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -125,7 +133,11 @@ fn mul_matches_portable_all_widths() {
                 check_mul(a, &b, n, &format!("modulus {mi}, edge a {i}, random b"));
             }
             for t in 0..8 {
-                let a = if t % 2 == 0 { random_limbs(&mut rng, k) } else { random_below(&mut rng, n) };
+                let a = if t % 2 == 0 {
+                    random_limbs(&mut rng, k)
+                } else {
+                    random_below(&mut rng, n)
+                };
                 let b = random_below(&mut rng, n);
                 check_mul(&a, &b, n, &format!("modulus {mi}, random {t}"));
             }
@@ -164,7 +176,11 @@ fn oracle_num_bigint() {
     type Sqr = fn(&mut [Limb], &[Limb], &[Limb], Limb) -> split_rsa::Result<()>;
     let kernels: [(&str, Mul, Sqr); 2] = [
         ("backend", mont_mul_slices, mont_sqr_slices),
-        ("portable", mont_mul_slices_portable, mont_sqr_slices_portable),
+        (
+            "portable",
+            mont_mul_slices_portable,
+            mont_sqr_slices_portable,
+        ),
     ];
     for k in [1usize, 2, 3, 7, 8, 9, 16, 24, 31, 48, 64, 96, 127, 128] {
         for n in moduli(&mut rng, k) {
@@ -172,19 +188,33 @@ fn oracle_num_bigint() {
             let nb = to_big(&n);
             let r = BigUint::from(1u8) << (64 * k);
             for t in 0..4 {
-                let a = if t == 0 { vec![Limb::MAX; k] } else { random_limbs(&mut rng, k) };
+                let a = if t == 0 {
+                    vec![Limb::MAX; k]
+                } else {
+                    random_limbs(&mut rng, k)
+                };
                 let b = random_below(&mut rng, &n);
                 let s = random_below(&mut rng, &n);
                 for (name, mul, sqr) in kernels {
                     let mut out = vec![0; k];
                     mul(&mut out, &a, &b, &n, inv).unwrap();
                     let o = to_big(&out);
-                    assert!(o < nb || (n == [1] && o == BigUint::ZERO), "{name} k = {k}: not reduced");
-                    assert_eq!((&o * &r) % &nb, (to_big(&a) * to_big(&b)) % &nb, "{name} mul, k = {k}");
+                    assert!(
+                        o < nb || (n == [1] && o == BigUint::ZERO),
+                        "{name} k = {k}: not reduced"
+                    );
+                    assert_eq!(
+                        (&o * &r) % &nb,
+                        (to_big(&a) * to_big(&b)) % &nb,
+                        "{name} mul, k = {k}"
+                    );
 
                     sqr(&mut out, &s, &n, inv).unwrap();
                     let o = to_big(&out);
-                    assert!(o < nb || (n == [1] && o == BigUint::ZERO), "{name} k = {k}: square not reduced");
+                    assert!(
+                        o < nb || (n == [1] && o == BigUint::ZERO),
+                        "{name} k = {k}: square not reduced"
+                    );
                     let sb = to_big(&s);
                     assert_eq!((&o * &r) % &nb, (&sb * &sb) % &nb, "{name} sqr, k = {k}");
                 }

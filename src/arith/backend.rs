@@ -85,12 +85,11 @@ pub fn active_backend() -> &'static str {
 pub(crate) fn mont_mul(out: &mut [Limb], a: &[Limb], b: &[Limb], n: &[Limb], n0inv: Limb) {
     #[cfg(target_arch = "x86_64")]
     {
-        if mode() == ADX {
-            if let Some(adx) = x86_64::Adx::detect() {
-                if adx.mont_mul(out, a, b, n, n0inv) {
-                    return;
-                }
-            }
+        if mode() == ADX
+            && let Some(adx) = x86_64::Adx::detect()
+            && adx.mont_mul(out, a, b, n, n0inv)
+        {
+            return;
         }
     }
     mont_mul_portable(out, a, b, n, n0inv)
@@ -101,12 +100,11 @@ pub(crate) fn mont_mul(out: &mut [Limb], a: &[Limb], b: &[Limb], n: &[Limb], n0i
 pub(crate) fn mont_sqr(out: &mut [Limb], a: &[Limb], n: &[Limb], n0inv: Limb) {
     #[cfg(target_arch = "x86_64")]
     {
-        if mode() == ADX {
-            if let Some(adx) = x86_64::Adx::detect() {
-                if adx.mont_sqr(out, a, n, n0inv) {
-                    return;
-                }
-            }
+        if mode() == ADX
+            && let Some(adx) = x86_64::Adx::detect()
+            && adx.mont_sqr(out, a, n, n0inv)
+        {
+            return;
         }
     }
     mont_sqr_portable(out, a, n, n0inv)
@@ -117,10 +115,14 @@ pub(crate) fn mont_sqr(out: &mut [Limb], a: &[Limb], n: &[Limb], n0inv: Limb) {
 fn check_lengths(out: &[Limb], a: &[Limb], b: &[Limb], n: &[Limb]) -> Result<(), Error> {
     let k = n.len();
     if k == 0 || k > super::uint::MAX_LIMBS {
-        return Err(Error::InvalidRequest("modulus must have 1 to MAX_LIMBS limbs"));
+        return Err(Error::InvalidRequest(
+            "modulus must have 1 to MAX_LIMBS limbs",
+        ));
     }
     if out.len() != k || a.len() != k || b.len() != k {
-        return Err(Error::InvalidRequest("operands must have as many limbs as the modulus"));
+        return Err(Error::InvalidRequest(
+            "operands must have as many limbs as the modulus",
+        ));
     }
     Ok(())
 }

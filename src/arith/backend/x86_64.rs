@@ -44,7 +44,14 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn new(k: usize, n0inv: Limb, a: *const Limb, n: *const Limb, out: *mut Limb, t: *mut Limb) -> Self {
+    fn new(
+        k: usize,
+        n0inv: Limb,
+        a: *const Limb,
+        n: *const Limb,
+        out: *mut Limb,
+        t: *mut Limb,
+    ) -> Self {
         let rem = k % 8;
         let main = k - rem;
         Ctx {
@@ -136,10 +143,20 @@ macro_rules! finish {
 macro_rules! step {
     ($off:literal, $hi:literal, $prev:literal) => {
         concat!(
-            "mulx ", $hi, ", r9, qword ptr [r11 + ", $off, "]\n",
-            "adcx r9, qword ptr [r10 + ", $off, "]\n",
-            "adox r9, ", $prev, "\n",
-            "mov qword ptr [r10 + ", $off, "], r9\n",
+            "mulx ",
+            $hi,
+            ", r9, qword ptr [r11 + ",
+            $off,
+            "]\n",
+            "adcx r9, qword ptr [r10 + ",
+            $off,
+            "]\n",
+            "adox r9, ",
+            $prev,
+            "\n",
+            "mov qword ptr [r10 + ",
+            $off,
+            "], r9\n",
         )
     };
 }
@@ -228,7 +245,14 @@ impl Adx {
     /// `out = a * b / R mod n`. Returns `false` (doing nothing) if the lengths break the
     /// contract (`k = n.len()` in `1..=MAX_LIMBS`, the others at least `k` long).
     #[inline]
-    pub(super) fn mont_mul(self, out: &mut [Limb], a: &[Limb], b: &[Limb], n: &[Limb], n0inv: Limb) -> bool {
+    pub(super) fn mont_mul(
+        self,
+        out: &mut [Limb],
+        a: &[Limb],
+        b: &[Limb],
+        n: &[Limb],
+        n0inv: Limb,
+    ) -> bool {
         let k = n.len();
         let (Some(a), Some(b), Some(out)) = (a.get(..k), b.get(..k), out.get_mut(..k)) else {
             return false;
@@ -238,7 +262,14 @@ impl Adx {
         }
         // Scratch for the 2k-limb intermediate: zeroed, used and wiped by the assembly only.
         let mut buf = MaybeUninit::<[Limb; 2 * MAX_LIMBS]>::uninit();
-        let ctx = Ctx::new(k, n0inv, a.as_ptr(), n.as_ptr(), out.as_mut_ptr(), buf.as_mut_ptr().cast());
+        let ctx = Ctx::new(
+            k,
+            n0inv,
+            a.as_ptr(),
+            n.as_ptr(),
+            out.as_mut_ptr(),
+            buf.as_mut_ptr().cast(),
+        );
         // SAFETY: `self` proves BMI2 and ADX are available. The assembly reads `k` limbs from
         // `a`, `b` and `n` and writes `k` limbs to `out` (all checked to be `k` long above). It
         // zeroes `t[0..2k]` of the scratch (`2k <= 2 * MAX_LIMBS`) before reading any of it;
@@ -285,8 +316,14 @@ impl Adx {
             return false;
         }
         let mut buf = MaybeUninit::<[Limb; 2 * MAX_LIMBS]>::uninit();
-        let mut ctx =
-            Ctx::new(k, n0inv, a.as_ptr(), n.as_ptr(), out.as_mut_ptr(), buf.as_mut_ptr().cast());
+        let mut ctx = Ctx::new(
+            k,
+            n0inv,
+            a.as_ptr(),
+            n.as_ptr(),
+            out.as_mut_ptr(),
+            buf.as_mut_ptr().cast(),
+        );
         // SAFETY: `self` proves BMI2 and ADX are available. Reads `a[0..k]`, `n[0..k]`, writes
         // `out[0..k]` (checked above). Zeroes `t[0..2k]` of the scratch (`2k <= 2 * MAX_LIMBS`)
         // before reading it; triangle row `i < k - 1` touches `t[2i+1..i+k]` and `t[i+k]`; the
