@@ -173,3 +173,73 @@ pub fn mont_sqr_slices_portable(
     mont_sqr_portable(out, a, n, n0inv);
     Ok(())
 }
+
+/// Limbs of each entry gathered per pass of [`select_ct`]: the accumulator stays in registers.
+const SELECT_CHUNK: usize = 8;
+/// Entries whose masks are computed per pass of [`select_ct`].
+const SELECT_GROUP: usize = 64;
+
+/// `out = entry number digit` of `table`, a table of `k`-limb entries stored one after the
+/// other, by reading every limb of every entry and keeping the one whose index is `digit`
+/// with masks: constant time in `digit`. `out` is zero if `digit` is not an index. Only
+/// lengths steer the loops.
+///
+/// The exponentiation's table scan: the accumulator is kept in registers 8 limbs at a time,
+/// and with AVX2 (when the CPU has it) 4 limbs go through each vector instruction.
+pub(crate) fn select_ct(table: &[Limb], k: usize, digit: Limb, out: &mut [Limb]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
+            // `select_ct_avx2`.
+            unsafe { select_ct_avx2(table, k, digit, out) };
+            return;
+        }
+    }
+    select_ct_generic(table, k, digit, out);
+}
+
+/// [`select_ct`] compiled with AVX2 enabled.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn select_ct_avx2(table: &[Limb], k: usize, digit: Limb, out: &mut [Limb]) {
+    select_ct_generic(table, k, digit, out);
+}
+
+#[inline(always)]
+fn select_ct_generic(table: &[Limb], k: usize, digit: Limb, out: &mut [Limb]) {
+    use subtle::ConstantTimeEq;
+    out.fill(0);
+    if k == 0 {
+        return;
+    }
+    let mut masks = [0 as Limb; SELECT_GROUP];
+    for (g, group) in table.chunks(SELECT_GROUP * k).enumerate() {
+        for (i, m) in masks.iter_mut().enumerate() {
+            let index = (g * SELECT_GROUP + i) as Limb;
+            *m = super::uint::mask(index.ct_eq(&digit));
+        }
+        for (c, o) in out.chunks_mut(SELECT_CHUNK).enumerate() {
+            let start = c * SELECT_CHUNK;
+            if let Ok(o) = <&mut [Limb; SELECT_CHUNK]>::try_from(&mut *o) {
+                let mut acc = *o;
+                for (entry, &m) in group.chunks_exact(k).zip(masks.iter()) {
+                    if let Some(Ok(e)) =
+                        entry.get(start..start + SELECT_CHUNK).map(<&[Limb; SELECT_CHUNK]>::try_from)
+                    {
+                        for (a, &x) in acc.iter_mut().zip(e) {
+                            *a |= m & x;
+                        }
+                    }
+                }
+                *o = acc;
+            } else {
+                for (entry, &m) in group.chunks_exact(k).zip(masks.iter()) {
+                    for (a, &x) in o.iter_mut().zip(entry.iter().skip(start)) {
+                        *a |= m & x;
+                    }
+                }
+            }
+        }
+    }
+}
