@@ -237,3 +237,38 @@ fn wrong_lengths_are_refused() {
     assert!(mont_sqr_slices(&mut out, &big, &big, inv).is_err());
     assert!(mont_mul_slices_portable(&mut out, &big, &big, &big, inv).is_err());
 }
+
+/// Ring marker for the exponentiation test.
+struct PowRing;
+
+/// `Modulus::pow` (which runs the backend's kernels and its table selection) against
+/// num-bigint's `modpow`, for several widths and exponent lengths covering window widths 1 to 6.
+#[test]
+fn pow_matches_num_bigint() {
+    use split_rsa::hazmat::arith::{Modulus, Uint};
+    let mut rng = ChaCha20Rng::seed_from_u64(0x6261_636b_656e_6404);
+    for k in [1usize, 3, 8, 13, 24, 48] {
+        let n = moduli(&mut rng, k).swap_remove(0);
+        let m = Modulus::<PowRing>::new(Uint::from_limbs(n.clone())).unwrap();
+        let nb = to_big(&n);
+        for exp_bits in [1usize, 5, 17, 100, 300, 1000, 64 * k] {
+            let base = random_below(&mut rng, &n);
+            let mut e = random_limbs(&mut rng, exp_bits.div_ceil(64));
+            if exp_bits % 64 != 0 {
+                let last = e.len() - 1;
+                e[last] &= (1 << (exp_bits % 64)) - 1;
+            }
+            let got = m.from_monty(&m.pow(
+                &m.to_monty(&Uint::from_limbs(base.clone())),
+                &Uint::from_limbs(e.clone()),
+                exp_bits,
+            ));
+            let want = to_big(&base).modpow(&to_big(&e), &nb);
+            assert_eq!(
+                to_big(got.as_limbs()),
+                want,
+                "k = {k}, exp_bits = {exp_bits}"
+            );
+        }
+    }
+}
