@@ -37,6 +37,8 @@ const UNDECIDED: u8 = 0;
 const PORTABLE: u8 = 1;
 /// The x86-64 BMI2/ADX kernels.
 const ADX: u8 = 2;
+/// The portable kernels, forced by [`force_portable`].
+const FORCED_PORTABLE: u8 = 3;
 
 /// The backend in use; written once by detection, or by [`force_portable`].
 static MODE: AtomicU8 = AtomicU8::new(UNDECIDED);
@@ -68,8 +70,29 @@ fn mode() -> u8 {
 /// Force the portable kernels (`true`), or go back to the fastest kernels the CPU supports
 /// (`false`). Process-wide; meant for tests and benchmarks that compare the two backends.
 pub fn force_portable(force: bool) {
-    let m = if force { PORTABLE } else { detect() };
+    let m = if force { FORCED_PORTABLE } else { detect() };
     MODE.store(m, Ordering::Relaxed);
+}
+
+/// Use the x86-64 BMI2/ADX kernels even where CPU feature detection does not report ADX (and
+/// leave any [`force_portable`] in place until `force_portable(false)`). For running the
+/// assembly under emulators that execute the instructions but hide the feature bit: valgrind
+/// 3.19 runs `MULX`/`ADCX`/`ADOX` yet reports no ADX in its CPUID, so without this call a
+/// memcheck run exercises only the portable kernels. No effect on other architectures.
+///
+/// # Safety
+///
+/// The CPU, or the emulator running the process, must execute `MULX`, `ADCX` and `ADOX`;
+/// otherwise the next kernel call dies of an illegal instruction.
+pub unsafe fn assume_adx_unchecked() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: forwarded to our caller (see `# Safety` above).
+        unsafe { x86_64::Adx::assume_available() };
+        if MODE.load(Ordering::Relaxed) != FORCED_PORTABLE {
+            MODE.store(ADX, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The name of the backend currently in use: `"x86_64-bmi2-adx"` or `"portable"`.
@@ -224,8 +247,9 @@ fn select_ct_generic(table: &[Limb], k: usize, digit: Limb, out: &mut [Limb]) {
             if let Ok(o) = <&mut [Limb; SELECT_CHUNK]>::try_from(&mut *o) {
                 let mut acc = *o;
                 for (entry, &m) in group.chunks_exact(k).zip(masks.iter()) {
-                    if let Some(Ok(e)) =
-                        entry.get(start..start + SELECT_CHUNK).map(<&[Limb; SELECT_CHUNK]>::try_from)
+                    if let Some(Ok(e)) = entry
+                        .get(start..start + SELECT_CHUNK)
+                        .map(<&[Limb; SELECT_CHUNK]>::try_from)
                     {
                         for (a, &x) in acc.iter_mut().zip(e) {
                             *a |= m & x;

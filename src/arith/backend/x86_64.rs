@@ -18,6 +18,7 @@
 
 use core::arch::asm;
 use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::super::uint::{Limb, MAX_LIMBS};
 
@@ -230,16 +231,31 @@ macro_rules! redc_row {
     };
 }
 
+/// Set by [`Adx::assume_available`]: use the kernels even if CPUID does not report ADX.
+static ASSUMED: AtomicBool = AtomicBool::new(false);
+
 impl Adx {
-    /// `Some` if the CPU supports BMI2 and ADX (cached by the standard library).
+    /// `Some` if the CPU supports BMI2 and ADX (cached by the standard library), or if
+    /// [`Adx::assume_available`] was called.
     #[inline]
     pub(super) fn detect() -> Option<Self> {
-        if std::arch::is_x86_feature_detected!("bmi2") && std::arch::is_x86_feature_detected!("adx")
+        if ASSUMED.load(Ordering::Relaxed)
+            || (std::arch::is_x86_feature_detected!("bmi2")
+                && std::arch::is_x86_feature_detected!("adx"))
         {
             Some(Adx(()))
         } else {
             None
         }
+    }
+
+    /// Make [`Adx::detect`] succeed from now on, whatever CPUID says.
+    ///
+    /// # Safety
+    ///
+    /// The CPU, or the emulator running the process, must execute `MULX`, `ADCX` and `ADOX`.
+    pub(super) unsafe fn assume_available() {
+        ASSUMED.store(true, Ordering::Relaxed);
     }
 
     /// `out = a * b / R mod n`. Returns `false` (doing nothing) if the lengths break the
