@@ -13,21 +13,21 @@ pub mod arith {
 pub mod prime {
     pub use crate::prime::{
         MAX_PRIME_BITS, MAX_TWO_ADIC, MIN_PRIME_BITS, MillerRabin, PUBLIC_EXPONENT, SIEVE_LIMIT,
-        TOP_WORD_MIN, e_divides_p_minus_1, generate_prime, generate_prime_pair,
-        has_small_factor, miller_rabin_rounds, random_candidate, rem_small, too_close,
+        TOP_WORD_MIN, e_divides_p_minus_1, generate_prime, generate_prime_pair, has_small_factor,
+        miller_rabin_rounds, random_candidate, rem_small, too_close,
     };
 }
 
 /// Key generation steps (SPEC §3) and read access to the shares' secrets, for tests and the
 /// constant-time checks. Each step runs in constant time on its secret inputs.
 pub mod keygen {
+    use crate::arith::{Modulus, Residue, Uint};
     pub use crate::keygen::device::{
         D1_PRIME_EXTRA_BITS, private_exponent, reduce_mod_even, split_exponent,
     };
-    pub use crate::keygen::{N, N1, N2, P1, P2, Q1, Q2, composite_modulus_vartime};
     pub use crate::keygen::server::{crt_params, inverse_mod_n2};
-    use crate::arith::{Modulus, Residue, Uint};
     use crate::keygen::{DeviceShare, RegistrationPayload, ServerShare};
+    pub use crate::keygen::{N, N1, N2, P1, P2, Q1, Q2, composite_modulus_vartime};
 
     /// The device share's `n1` context and `d1'` with its bit length.
     pub fn device_parts(share: &DeviceShare) -> (&Modulus<N1>, &Uint, usize) {
@@ -77,5 +77,4 @@ pub mod keygen {
             share.n(),
         )
     }
-
 }

@@ -6,12 +6,12 @@
 mod arith;
 mod error;
 // Prime generation and key generation; the `hazmat` feature exposes their raw steps.
+#[cfg(feature = "hazmat")]
+pub mod hazmat;
 #[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
 mod keygen;
 #[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
 mod prime;
-#[cfg(feature = "hazmat")]
-pub mod hazmat;
 
 pub use error::{DecodeError, DecodeErrorKind, Error, KeyError, PinError, Result, StoreError};
 pub use keygen::{DeviceShare, KeySize, RegistrationPayload, ServerShare};

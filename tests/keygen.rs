@@ -1,5 +1,13 @@
 //! Two-party key generation (SPEC §3) against num-bigint as the oracle.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::integer_division,
+    clippy::panic
+)] // test code: panics are failures
+
 use std::sync::OnceLock;
 
 use num_bigint::BigUint;
@@ -93,10 +101,17 @@ fn check_split(key: &Key, rng: &mut ChaCha20Rng, samples: usize) {
     assert_eq!(n1.bits() as usize, size.bits(), "|n1| exact");
     assert!(n1.is_odd());
     assert_eq!(d1p_bits, size.bits() + 128);
-    assert_eq!(d1p.bits_precision(), size.bits() + 128, "d1' is a fixed-length bit string");
+    assert_eq!(
+        d1p.bits_precision(),
+        size.bits() + 128,
+        "d1' is a fixed-length bit string"
+    );
     let d1p = big(d1p);
     assert!(d1p.bits() as usize <= d1p_bits);
-    assert!(d1p.bits() as usize > size.bits(), "d1' is not reduced (overwhelmingly likely)");
+    assert!(
+        d1p.bits() as usize > size.bits(),
+        "d1' is not reduced (overwhelmingly likely)"
+    );
     let d1s = &key.d1_second;
     assert!(d1s < &n1);
     for _ in 0..samples {
@@ -104,7 +119,11 @@ fn check_split(key: &Key, rng: &mut ChaCha20Rng, samples: usize) {
         rng.fill_bytes(&mut bytes);
         let m = BigUint::from_bytes_be(&bytes) % &n1;
         let s = (m.modpow(&d1p, &n1) * m.modpow(d1s, &n1)) % &n1;
-        assert_eq!(s.modpow(&BigUint::from(E), &n1), m, "(m^d1' m^d1'')^e = m mod n1");
+        assert_eq!(
+            s.modpow(&BigUint::from(E), &n1),
+            m,
+            "(m^d1' m^d1'')^e = m mod n1"
+        );
     }
 }
 
@@ -119,12 +138,20 @@ fn check_server(key: &Key) {
     );
     let size1 = key.server.n1_size();
     let size2 = key.server.n2_size();
-    assert_eq!(n1, big(device_parts(&key.device).0.modulus()), "same n1 on both sides");
+    assert_eq!(
+        n1,
+        big(device_parts(&key.device).0.modulus()),
+        "same n1 on both sides"
+    );
     assert_eq!(&big(d1s), &key.d1_second);
     assert_eq!(&p2 * &q2, n2);
     assert_eq!(n2.bits() as usize, size2.bits(), "|n2| exact");
     assert_eq!(&n1 * &n2, n);
-    assert_eq!(n.bits() as usize, size1.bits() + size2.bits(), "|n| = |n1| + |n2|");
+    assert_eq!(
+        n.bits() as usize,
+        size1.bits() + size2.bits(),
+        "|n| = |n1| + |n2|"
+    );
     assert!(n1.gcd(&n2).is_one());
     assert!(is_probable_prime(&p2) && is_probable_prime(&q2));
     let b = size2.prime_bits();
@@ -136,11 +163,20 @@ fn check_server(key: &Key) {
     assert!((&dp * E % (&p2 - 1u32)).is_one(), "e dp = 1 mod p2-1");
     assert!((&dq * E % (&q2 - 1u32)).is_one(), "e dq = 1 mod q2-1");
     assert!(dp < p2 && dq < q2);
-    assert!((big_res(p2m, qinv) * &q2 % &p2).is_one(), "qinv q2 = 1 mod p2");
-    assert!((big_res(n2m, n1_inv) * &n1 % &n2).is_one(), "n1^-1 n1 = 1 mod n2");
+    assert!(
+        (big_res(p2m, qinv) * &q2 % &p2).is_one(),
+        "qinv q2 = 1 mod p2"
+    );
+    assert!(
+        (big_res(n2m, n1_inv) * &n1 % &n2).is_one(),
+        "n1^-1 n1 = 1 mod n2"
+    );
     // The public byte accessors agree.
     assert_eq!(BigUint::from_bytes_be(&key.server.n_be_bytes()), n);
-    assert_eq!(key.server.n_be_bytes().len(), (size1.bits() + size2.bits()) / 8);
+    assert_eq!(
+        key.server.n_be_bytes().len(),
+        (size1.bits() + size2.bits()) / 8
+    );
     assert_eq!(BigUint::from_bytes_be(&key.server.n2_be_bytes()), n2);
     assert_eq!(BigUint::from_bytes_be(&key.server.n1_be_bytes()), n1);
     assert_eq!(BigUint::from_bytes_be(&key.device.n1_be_bytes()), n1);
@@ -278,7 +314,11 @@ fn size_policy() {
     assert_eq!(KeySize::from_bits(3072), Some(KeySize::BITS_3072));
     assert_eq!(KeySize::from_bits(1024), None);
     assert_eq!(KeySize::from_bits(2047), None);
-    assert!(KeySize::insecure_for_tests(1024).unwrap().is_insecure_test_size());
+    assert!(
+        KeySize::insecure_for_tests(1024)
+            .unwrap()
+            .is_insecure_test_size()
+    );
     assert_eq!(KeySize::insecure_for_tests(2048), None);
     assert_eq!(KeySize::insecure_for_tests(600), None);
     assert!(!KeySize::BITS_2048.is_insecure_test_size());
@@ -374,9 +414,12 @@ fn shares_wipe() {
     let size = KeySize::insecure_for_tests(512).unwrap();
     let (mut device, mut payload) = DeviceShare::generate(size, &mut rng).unwrap();
     let payload_bytes = payload.to_bytes();
-    let mut server =
-        ServerShare::generate(RegistrationPayload::from_bytes(&payload_bytes).unwrap(), size, &mut rng)
-            .unwrap();
+    let mut server = ServerShare::generate(
+        RegistrationPayload::from_bytes(&payload_bytes).unwrap(),
+        size,
+        &mut rng,
+    )
+    .unwrap();
     assert!(!big(device_parts(&device).1).is_zero());
     device.zeroize();
     assert!(big(device_parts(&device).1).is_zero(), "d1' wiped");
@@ -446,18 +489,33 @@ fn composite_modulus_checks() {
     // Even, not coprime, short.
     let mut even = n2.clone();
     even.sub_u64_assign(1);
-    assert_eq!(composite_modulus_vartime(&n1, &even, false).err(), Some(KeyError::EvenModulus));
-    assert_eq!(composite_modulus_vartime(&n1, &n1, false).err(), Some(KeyError::NotCoprime));
+    assert_eq!(
+        composite_modulus_vartime(&n1, &even, false).err(),
+        Some(KeyError::EvenModulus)
+    );
+    assert_eq!(
+        composite_modulus_vartime(&n1, &n1, false).err(),
+        Some(KeyError::NotCoprime)
+    );
     let three = uint(&BigUint::from(3u32 * 5 * 7), 1);
     let n1x3 = uint(&(big(&n1) * 3u32), n1.nlimbs() + 1);
-    assert_eq!(composite_modulus_vartime(&n1x3, &three, false).err(), Some(KeyError::NotCoprime));
+    assert_eq!(
+        composite_modulus_vartime(&n1x3, &three, false).err(),
+        Some(KeyError::NotCoprime)
+    );
     // 0b11 * 0b11 = 0b1001: 4 bits = 2 + 2; 0b101 * 0b101 = 25 (5 bits = 3 + 3 - 1).
     let five = uint(&BigUint::from(5u32), 1);
     let seven = uint(&BigUint::from(7u32), 1);
-    assert_eq!(composite_modulus_vartime(&five, &seven, false).map(|n| big(&n)), Ok(35u32.into()));
+    assert_eq!(
+        composite_modulus_vartime(&five, &seven, false).map(|n| big(&n)),
+        Ok(35u32.into())
+    );
     let u = uint(&BigUint::from(0b101u32), 1);
     let v = uint(&BigUint::from(0b1001u32), 1);
     // 5 * 9 = 45 = 0b101101: 6 bits < 3 + 4 = 7.
-    assert_eq!(composite_modulus_vartime(&u, &v, false).err(), Some(KeyError::ModulusSize));
+    assert_eq!(
+        composite_modulus_vartime(&u, &v, false).err(),
+        Some(KeyError::ModulusSize)
+    );
     assert!(composite_modulus_vartime(&u, &v, true).is_ok());
 }

@@ -1,11 +1,19 @@
 //! Prime generation (SPEC §2) against num-bigint as the oracle.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::integer_division,
+    clippy::panic
+)] // test code: panics are failures
+
 use num_bigint::BigUint;
 use num_integer::Integer;
 use num_traits::{One, ToPrimitive, Zero};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
-use split_rsa::hazmat::arith::{Modulus, Uint};
+use split_rsa::hazmat::arith::Uint;
 use split_rsa::hazmat::prime::{
     MAX_TWO_ADIC, MillerRabin, PUBLIC_EXPONENT, SIEVE_LIMIT, TOP_WORD_MIN, e_divides_p_minus_1,
     generate_prime, generate_prime_pair, has_small_factor, miller_rabin_rounds, random_candidate,
@@ -46,8 +54,8 @@ fn is_sprp(n: &BigUint, a: &BigUint) -> bool {
 }
 
 const ORACLE_BASES: [u32; 40] = [
-    2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
-    97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167, 173,
+    2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97,
+    101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167, 173,
 ];
 
 /// Oracle primality: trial division by small primes, then strong tests to 40 fixed bases and
@@ -206,8 +214,7 @@ fn rem_small_matches_oracle() {
 fn has_small_factor_oracle(x: &BigUint) -> bool {
     let mut p = 3u32;
     while (p as usize) < SIEVE_LIMIT {
-        if num_integer::Integer::is_multiple_of(x, &BigUint::from(p)) && x != &BigUint::from(p)
-        {
+        if Integer::is_multiple_of(x, &BigUint::from(p)) && x != &BigUint::from(p) {
             return true;
         }
         if x == &BigUint::from(p) {
@@ -231,7 +238,10 @@ fn sieve_matches_oracle() {
         with += usize::from(expect);
         assert_eq!(bool::from(has_small_factor(&x)), expect);
     }
-    assert!(with > 200 && with < 300, "about 90% of odd numbers have a factor < 2^16");
+    assert!(
+        with > 200 && with < 300,
+        "about 90% of odd numbers have a factor < 2^16"
+    );
     // Largest sieve prime times a large prime; and a product of two primes just above.
     let p = BigUint::from(65521u32) * BigUint::from(4_294_967_291u64);
     assert!(bool::from(has_small_factor(&uint(&p, 1))));
@@ -291,16 +301,27 @@ fn miller_rabin_round_rejects_known_composites() {
         ("25326001", &[2, 3, 5]),
         ("3215031751", &[2, 3, 5, 7]),
         ("3825123056546413051", &[2, 3, 5, 7, 11, 13, 17, 19, 23]),
-        ("318665857834031151167461", &[2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37]),
+        (
+            "318665857834031151167461",
+            &[2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37],
+        ),
     ];
     let mut rng = ChaCha20Rng::seed_from_u64(12);
     let check_composite = |n: &BigUint, liar_bases: &[u64], rng: &mut ChaCha20Rng| {
         // The constant-time round agrees with the oracle on every base tried...
         for &a in liar_bases {
-            assert_eq!(mr_round(n, a), Some(true), "{n} is a strong pseudoprime to {a}");
+            assert_eq!(
+                mr_round(n, a),
+                Some(true),
+                "{n} is a strong pseudoprime to {a}"
+            );
         }
         for a in 2..60u64 {
-            assert_eq!(mr_round(n, a), Some(is_sprp(n, &BigUint::from(a))), "{n} base {a}");
+            assert_eq!(
+                mr_round(n, a),
+                Some(is_sprp(n, &BigUint::from(a))),
+                "{n} base {a}"
+            );
         }
         // ...and random bases expose it.
         let mr = MillerRabin::<T>::new(uint(n, nlimbs_for(n)), n.bits() as usize).unwrap();

@@ -195,12 +195,20 @@ impl ServerShare {
 
     /// `n1` as `|n1|/8` big-endian bytes (public).
     pub fn n1_be_bytes(&self) -> Vec<u8> {
-        self.n1.modulus().to_be_bytes(self.n1_size.bytes()).0.to_vec()
+        self.n1
+            .modulus()
+            .to_be_bytes(self.n1_size.bytes())
+            .0
+            .to_vec()
     }
 
     /// `n2` as `|n2|/8` big-endian bytes (public; sent to the device, SPEC §3 step 6).
     pub fn n2_be_bytes(&self) -> Vec<u8> {
-        self.n2.modulus().to_be_bytes(self.n2_size.bytes()).0.to_vec()
+        self.n2
+            .modulus()
+            .to_be_bytes(self.n2_size.bytes())
+            .0
+            .to_vec()
     }
 
     /// The composite modulus `n = n1·n2` as `(|n1| + |n2|)/8` big-endian bytes (public; the
