@@ -14,8 +14,6 @@ use std::time::Duration;
 
 fn keygen(c: &mut Criterion) {
     let mut g = c.benchmark_group("keygen");
-    g.sample_size(20);
-    g.measurement_time(Duration::from_secs(30));
     let mut rng = ChaCha20Rng::seed_from_u64(0x5eed);
 
     g.bench_function("device_3072", |b| {
@@ -38,5 +36,10 @@ fn keygen(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, keygen);
+criterion_group! {
+    name = benches;
+    // 30 samples by default (override with --sample-size); one key per iteration.
+    config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(20));
+    targets = keygen
+}
 criterion_main!(benches);
