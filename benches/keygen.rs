@@ -1,7 +1,8 @@
 //! Key generation (SPEC §3): device half 3072, server half 3072, against OpenSSL RSA-3072 key
 //! generation in the same run. Keygen time is very variable (the number of candidates is
 //! geometric), so compare medians over many samples:
-//! `cargo bench --bench keygen -- --sample-size 30`.
+//! `cargo bench --bench keygen` (30 samples by default; criterion's median is in
+//! target/criterion/keygen/*/new/estimates.json).
 
 #![allow(clippy::unwrap_used)] // bench code: a failure aborts the run
 
