@@ -374,6 +374,13 @@ impl<M> Modulus<M> {
         core::mem::swap(&mut a.v, tmp);
     }
 
+    /// In-place `a = a * b mod n` for `b` given by its Montgomery representation (`< n`, e.g.
+    /// an entry of an exponentiation table), using `tmp` (same width) as scratch.
+    pub(crate) fn mul_assign_montgomery(&self, a: &mut Residue<M>, b: &Uint, tmp: &mut Uint) {
+        self.mont_mul_into(tmp, &a.v, b);
+        core::mem::swap(&mut a.v, tmp);
+    }
+
     /// In-place `a = a^2 mod n`, using `tmp` (same width) as scratch.
     pub(crate) fn square_assign(&self, a: &mut Residue<M>, tmp: &mut Uint) {
         self.mont_sqr_into(tmp, &a.v);

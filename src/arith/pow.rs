@@ -69,8 +69,7 @@ impl<M> Modulus<M> {
             }
             let digit = exp.bits_at(win * w, w);
             lookup_ct(&table, k, digit, entry.as_limbs_mut());
-            let e = self.residue_from_montgomery_unchecked(entry.clone());
-            self.mul_assign(&mut acc, &e, &mut tmp);
+            self.mul_assign_montgomery(&mut acc, &entry, &mut tmp);
         }
         table.zeroize();
         entry.zeroize();
