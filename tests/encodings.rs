@@ -1022,3 +1022,38 @@ fn rejects_unknown_tags() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Regressions.
+
+/// Regression: the sealed registration secret for a 4096-bit n1 (6 + 2 + 512 + 512 bytes of
+/// plaintext, 1048 of ciphertext) used to exceed the decoder's 1024-byte ciphertext maximum,
+/// so a 4096-bit registration could not be decoded. Built by hand (no 4096-bit key generation).
+#[test]
+fn regression_4096_bit_registration_request_decodes() {
+    let mut n1 = vec![0x5a; 512];
+    n1[0] = 0xc1;
+    n1[511] = 0x01;
+    let mut b = b"SRSA\x01\x01\x02".to_vec();
+    b.extend_from_slice(&512u16.to_be_bytes());
+    b.extend_from_slice(&n1);
+    b.extend_from_slice(&[9; 32]);
+    let ct_len = 6 + 2 + 2 * 512 + 16;
+    b.extend_from_slice(&(ct_len as u32).to_be_bytes());
+    b.extend_from_slice(&vec![7; ct_len]);
+    let req = RegistrationRequest::from_bytes(&b).unwrap();
+    assert_eq!(req.n1(), n1.as_slice());
+    assert_eq!(req.to_bytes(), b);
+    // One byte more or less in the sealed part is refused.
+    for delta in [-1i64, 1] {
+        let len = (ct_len as i64 + delta) as usize;
+        let mut c = b[..7 + 2 + 512 + 32].to_vec();
+        c.extend_from_slice(&(len as u32).to_be_bytes());
+        c.extend_from_slice(&vec![7; len]);
+        let e = RegistrationRequest::from_bytes(&c).unwrap_err();
+        assert!(
+            matches!(e, Error::Decode(d) if d.field == "sealed.ciphertext"),
+            "{e:?}"
+        );
+    }
+}
