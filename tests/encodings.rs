@@ -7,7 +7,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    clippy::panic
+    clippy::panic,
+    clippy::integer_division
 )]
 
 use std::path::PathBuf;
@@ -20,9 +21,9 @@ use split_rsa::{
     ActiveKey, Answer, Argon2Params, AttemptState, DecodeErrorKind, DestroyReason, DeviceRecord,
     DeviceRegistration, DeviceShare, Error, HashAlg, InMemoryKeyStore, KeyPurpose, KeyRecord,
     KeySize, KeyState, KeyStore, LastExchange, Otp, OtpHash, OtpState, Pin, PublicKey,
-    RegistrationPayload, RegistrationRequest, RegistrationResponse, Scheme,
-    SealedPartialSignature, SealedShare, Server, ServerPolicy, ServerShare, ServerTransportKey,
-    SigningRequest, SigningResponse, seal_to_server,
+    RegistrationPayload, RegistrationRequest, RegistrationResponse, Scheme, SealedPartialSignature,
+    SealedShare, Server, ServerPolicy, ServerShare, ServerTransportKey, SigningRequest,
+    SigningResponse, seal_to_server,
 };
 
 type TestServer = Server<InMemoryKeyStore<ServerShare>>;
@@ -42,7 +43,7 @@ fn hex(b: &[u8]) -> String {
 
 fn unhex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    assert!(s.len() % 2 == 0, "odd hex length");
+    assert!(s.len().is_multiple_of(2), "odd hex length");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
@@ -205,9 +206,7 @@ fn codecs() -> Vec<(&'static str, Codec, &'static [u8])> {
         ),
         (
             "partial_signature",
-            |b| {
-                decode_partial_signature(b).map(|(o, y)| encode_partial_signature(&o, &y).to_vec())
-            },
+            |b| decode_partial_signature(b).map(|(o, y)| encode_partial_signature(&o, &y).to_vec()),
             &f.partial_signature,
         ),
         (
@@ -364,13 +363,19 @@ fn public_key_round_trips_through_pkcs1_and_spki() {
     let device = DeviceRecord::from_bytes(&f.device_record).unwrap();
     let pk = device.public_key();
     let rec = KeyRecord::<ServerShare>::from_bytes(&f.server_record_active).unwrap();
-    assert_eq!(pk.modulus_bytes(), rec.active().unwrap().share().n_be_bytes());
+    assert_eq!(
+        pk.modulus_bytes(),
+        rec.active().unwrap().share().n_be_bytes()
+    );
     // Test-size composites (1024 bits) are below the import minimum (2048): the DER export
     // is checked against the modulus directly.
     let der = pk.to_pkcs1_der();
     assert!(der.windows(pk.size()).any(|w| w == pk.modulus_bytes()));
     assert!(pk.to_public_key_der().ends_with(&der));
-    assert!(pk.to_public_key_pem().starts_with("-----BEGIN PUBLIC KEY-----"));
+    assert!(
+        pk.to_public_key_pem()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
     // A production-size key round-trips exactly.
     let mut rng = ChaCha20Rng::seed_from_u64(SEED + 2);
     let mut n = vec![0u8; 256];
@@ -379,9 +384,15 @@ fn public_key_round_trips_through_pkcs1_and_spki() {
     n[255] |= 1;
     let pk = PublicKey::from_modulus(&n).unwrap();
     assert_eq!(PublicKey::from_pkcs1_der(&pk.to_pkcs1_der()).unwrap(), pk);
-    assert_eq!(PublicKey::from_public_key_der(&pk.to_public_key_der()).unwrap(), pk);
+    assert_eq!(
+        PublicKey::from_public_key_der(&pk.to_public_key_der()).unwrap(),
+        pk
+    );
     assert_eq!(PublicKey::from_pkcs1_pem(&pk.to_pkcs1_pem()).unwrap(), pk);
-    assert_eq!(PublicKey::from_public_key_pem(&pk.to_public_key_pem()).unwrap(), pk);
+    assert_eq!(
+        PublicKey::from_public_key_pem(&pk.to_public_key_pem()).unwrap(),
+        pk
+    );
 }
 
 /// A decoded server record is a working key: a server rebuilt from the transport key and the
@@ -405,7 +416,12 @@ fn decoded_server_record_signs() {
     let sig = device.accept(&req, &resp).unwrap();
     split_rsa::verify(device.public_key(), scheme, &digest, &sig).unwrap();
     // Re-encoding what the store holds now gives a record that decodes to the same bytes.
-    let now = server.state().store().load(device.key_id()).unwrap().unwrap();
+    let now = server
+        .state()
+        .store()
+        .load(device.key_id())
+        .unwrap()
+        .unwrap();
     let bytes = now.to_bytes();
     assert_eq!(
         KeyRecord::<ServerShare>::from_bytes(&bytes)
@@ -435,7 +451,7 @@ fn random_signature(rng: &mut ChaCha20Rng, n: &[u8]) -> Vec<u8> {
 fn random_record(rng: &mut ChaCha20Rng, share: &ServerShare) -> KeyRecord<ServerShare> {
     let mut key_id = [0u8; 16];
     rng.fill_bytes(&mut key_id);
-    let state = if rng.next_u32() % 4 == 0 {
+    let state = if rng.next_u32().is_multiple_of(4) {
         let reason = [
             DestroyReason::WrongPins,
             DestroyReason::Clone,
@@ -447,11 +463,11 @@ fn random_record(rng: &mut ChaCha20Rng, share: &ServerShare) -> KeyRecord<Server
             at: rng.next_u64(),
         }
     } else {
-        let locked = (rng.next_u32() % 2 == 0).then(|| rng.next_u64());
+        let locked = rng.next_u32().is_multiple_of(2).then(|| rng.next_u64());
         let attempts = AttemptState::from_parts(rng.next_u32(), locked);
         let mut h = [0u8; 32];
         rng.fill_bytes(&mut h);
-        let last = (rng.next_u32() % 2 == 0).then(|| {
+        let last = rng.next_u32().is_multiple_of(2).then(|| {
             let mut prev = [0u8; 32];
             rng.fill_bytes(&mut prev);
             let mut rid = [0u8; 16];
@@ -471,7 +487,13 @@ fn random_record(rng: &mut ChaCha20Rng, share: &ServerShare) -> KeyRecord<Server
             OtpState::from_parts(OtpHash::from_bytes(h), last),
         ))
     };
-    KeyRecord::from_parts(key_id, rng.next_u64(), rng.next_u64(), rng.next_u64(), state)
+    KeyRecord::from_parts(
+        key_id,
+        rng.next_u64(),
+        rng.next_u64(),
+        rng.next_u64(),
+        state,
+    )
 }
 
 #[test]
@@ -540,8 +562,8 @@ fn random_messages_round_trip() {
         let mut d = vec![0u8; len];
         rng.fill_bytes(&mut d);
         let params = Argon2Params::new(8 + rng.next_u32() % 64, 1, 1).unwrap();
-        let s = SealedShare::seal(&mut rng, &pin, &[7; 16], KeyPurpose::Signing, &d, params)
-            .unwrap();
+        let s =
+            SealedShare::seal(&mut rng, &pin, &[7; 16], KeyPurpose::Signing, &d, params).unwrap();
         let bytes = s.to_bytes();
         let back = SealedShare::from_bytes(&bytes).unwrap();
         assert_eq!(back, s);
@@ -577,7 +599,12 @@ fn protocol_runs_round_trip_for_several_seeds() {
             RegistrationResponse::from_bytes(b).map(|m| m.to_bytes())
         });
         let mut dev = reg
-            .finish(&mut rng, resp, &pin, Argon2Params::insecure_fast_for_tests())
+            .finish(
+                &mut rng,
+                resp,
+                &pin,
+                Argon2Params::insecure_fast_for_tests(),
+            )
             .unwrap();
         let scheme = Scheme::Pss(HashAlg::Sha256);
         let digest = HashAlg::Sha256.digest(&seed.to_be_bytes());
@@ -815,14 +842,12 @@ fn rejects_y_not_below_n1() {
     let failures = |s: &TestServer| load(s, &key_id).active().unwrap().attempts().failures();
     let mut n1_plus = n1.clone();
     *n1_plus.last_mut().unwrap() += 2; // n1 + 2 (n1 is odd: no carry)
-    for (i, y) in [n1.clone(), n1_plus, vec![0xff; 64]].into_iter().enumerate() {
-        let req = SigningRequest::new(
-            &mut rng,
-            key_id,
-            Scheme::Pkcs1v15(HashAlg::Sha256),
-            &digest,
-        )
-        .unwrap();
+    for (i, y) in [n1.clone(), n1_plus, vec![0xff; 64]]
+        .into_iter()
+        .enumerate()
+    {
+        let req = SigningRequest::new(&mut rng, key_id, Scheme::Pkcs1v15(HashAlg::Sha256), &digest)
+            .unwrap();
         let pt = encode_partial_signature(&[0; 32], &y);
         let b = sealed_partial_bytes(&mut rng, &server, &req, &pt);
         let partial = SealedPartialSignature::from_bytes(&b).unwrap();
@@ -835,8 +860,8 @@ fn rejects_y_not_below_n1() {
     }
     // y of 65 bytes: the message is refused by its decoder (its sealed part has the wrong
     // length), and the plaintext by the partial-signature decoder: nothing reaches the server.
-    let req = SigningRequest::new(&mut rng, key_id, Scheme::Pkcs1v15(HashAlg::Sha256), &digest)
-        .unwrap();
+    let req =
+        SigningRequest::new(&mut rng, key_id, Scheme::Pkcs1v15(HashAlg::Sha256), &digest).unwrap();
     let pt = encode_partial_signature(&[0; 32], &[1; 65]);
     let b = sealed_partial_bytes(&mut rng, &server, &req, &pt);
     assert_eq!(
@@ -984,7 +1009,12 @@ fn rejects_unknown_tags() {
     let c = codecs();
     let dec = |name: &str| c.iter().find(|x| x.0 == name).unwrap().1;
     for (name, bytes, at, field) in [
-        ("registration_request", &f.registration_request, 6, "purpose"),
+        (
+            "registration_request",
+            &f.registration_request,
+            6,
+            "purpose",
+        ),
         ("device_record", &f.device_record, 22, "purpose"),
         ("signing_request", &f.signing_request, 39, "hash"),
         ("server_record_active", &f.server_record_active, 46, "state"),

@@ -8,6 +8,10 @@ use split_rsa::__fuzz::{decode_partial_signature, encode_partial_signature};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(v) = decode_partial_signature(data) {
-        assert_eq!(encode_partial_signature(&v.0, &v.1).as_slice(), data, "re-encoding differs from the input");
+        assert_eq!(
+            encode_partial_signature(&v.0, &v.1).as_slice(),
+            data,
+            "re-encoding differs from the input"
+        );
     }
 });

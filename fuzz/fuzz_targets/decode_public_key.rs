@@ -9,12 +9,17 @@ use libfuzzer_sys::fuzz_target;
 use split_rsa::PublicKey;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&format, input)) = data.split_first() else { return };
+    let Some((&format, input)) = data.split_first() else {
+        return;
+    };
     match format % 5 {
         0 => {
             if let Ok(k) = PublicKey::from_pkcs1_der(input) {
                 assert_eq!(k.to_pkcs1_der(), input);
-                assert_eq!(PublicKey::from_public_key_der(&k.to_public_key_der()).unwrap(), k);
+                assert_eq!(
+                    PublicKey::from_public_key_der(&k.to_public_key_der()).unwrap(),
+                    k
+                );
             }
         }
         1 => {
@@ -24,15 +29,22 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         2 => {
-            let Ok(s) = core::str::from_utf8(input) else { return };
+            let Ok(s) = core::str::from_utf8(input) else {
+                return;
+            };
             if let Ok(k) = PublicKey::from_pkcs1_pem(s) {
                 assert_eq!(PublicKey::from_pkcs1_pem(&k.to_pkcs1_pem()).unwrap(), k);
             }
         }
         3 => {
-            let Ok(s) = core::str::from_utf8(input) else { return };
+            let Ok(s) = core::str::from_utf8(input) else {
+                return;
+            };
             if let Ok(k) = PublicKey::from_public_key_pem(s) {
-                assert_eq!(PublicKey::from_public_key_pem(&k.to_public_key_pem()).unwrap(), k);
+                assert_eq!(
+                    PublicKey::from_public_key_pem(&k.to_public_key_pem()).unwrap(),
+                    k
+                );
             }
         }
         _ => {

@@ -8,6 +8,10 @@ use split_rsa::{KeyRecord, ServerShare};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(v) = KeyRecord::<ServerShare>::from_bytes(data) {
-        assert_eq!(v.to_bytes().as_slice(), data, "re-encoding differs from the input");
+        assert_eq!(
+            v.to_bytes().as_slice(),
+            data,
+            "re-encoding differs from the input"
+        );
     }
 });

@@ -20,9 +20,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use split_rsa::__fuzz::{encode_partial_signature, partial_aad};
 use split_rsa::{
-    ActiveKey, Argon2Params, DeviceRegistration, HashAlg, InMemoryKeyStore, KeyPurpose,
-    KeyRecord, KeySize, KeyState, KeyStore, Pin, Scheme, SealedPartialSignature, Server,
-    ServerPolicy, ServerShare, ServerTransportKey, SigningRequest, seal_to_server,
+    ActiveKey, Argon2Params, DeviceRegistration, HashAlg, InMemoryKeyStore, KeyPurpose, KeyRecord,
+    KeySize, KeyState, KeyStore, Pin, Scheme, SealedPartialSignature, Server, ServerPolicy,
+    ServerShare, ServerTransportKey, SigningRequest, seal_to_server,
 };
 
 const T0: u64 = 1_800_000_000;
@@ -56,7 +56,12 @@ fn fixed() -> &'static Fixed {
         let resp = server.register(&mut rng, &req, T0).unwrap();
         let pin = Pin::new("50731", KeyPurpose::Signing).unwrap();
         let device = reg
-            .finish(&mut rng, resp, &pin, Argon2Params::insecure_fast_for_tests())
+            .finish(
+                &mut rng,
+                resp,
+                &pin,
+                Argon2Params::insecure_fast_for_tests(),
+            )
             .unwrap();
         // The device's current OTP sits before the 32-byte transport key at the end of its
         // record (docs/encodings.md).
@@ -70,8 +75,18 @@ fn fixed() -> &'static Fixed {
             &digest,
         )
         .unwrap();
-        let record = server.state().store().load(device.key_id()).unwrap().unwrap();
-        Fixed { server, request, record, otp }
+        let record = server
+            .state()
+            .store()
+            .load(device.key_id())
+            .unwrap()
+            .unwrap();
+        Fixed {
+            server,
+            request,
+            record,
+            otp,
+        }
     })
 }
 
@@ -92,7 +107,9 @@ fn sealed(f: &Fixed, plaintext: &[u8], seed: u64) -> Vec<u8> {
 
 fuzz_target!(|data: &[u8]| {
     let f = fixed();
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let body = match mode % 3 {
         0 => rest.to_vec(),
         1 => sealed(f, rest, u64::from(mode)),
@@ -111,7 +128,9 @@ fuzz_target!(|data: &[u8]| {
     msg.extend_from_slice(f.request.key_id());
     msg.extend_from_slice(f.request.request_id());
     msg.extend_from_slice(&body);
-    let Ok(partial) = SealedPartialSignature::from_bytes(&msg) else { return };
+    let Ok(partial) = SealedPartialSignature::from_bytes(&msg) else {
+        return;
+    };
 
     let store = f.server.state().store();
     let key_id = f.request.key_id();
@@ -143,7 +162,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(got, unchanged.to_bytes(), "state changed without a write");
     } else {
         assert_eq!(after.version(), before.version() + 1, "more than one write");
-        assert_eq!(got, charged.to_bytes(), "state changed beyond one counted attempt");
+        assert_eq!(
+            got,
+            charged.to_bytes(),
+            "state changed beyond one counted attempt"
+        );
     }
 
     // Restore the original record for the next input.
@@ -160,8 +183,15 @@ fn clone_state(
             if let Some(p) = charge {
                 attempts.charge(p, NOW);
             }
-            KeyState::Active(ActiveKey::from_parts(a.share().clone(), attempts, a.otp().clone()))
+            KeyState::Active(ActiveKey::from_parts(
+                a.share().clone(),
+                attempts,
+                a.otp().clone(),
+            ))
         }
-        KeyState::Destroyed { reason, at } => KeyState::Destroyed { reason: *reason, at: *at },
+        KeyState::Destroyed { reason, at } => KeyState::Destroyed {
+            reason: *reason,
+            at: *at,
+        },
     }
 }

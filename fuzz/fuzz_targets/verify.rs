@@ -23,7 +23,9 @@ const SCHEMES: [Scheme; 6] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let [sel, l0, l1, rest @ ..] = data else { return };
+    let [sel, l0, l1, rest @ ..] = data else {
+        return;
+    };
     let key_len = usize::from(u16::from_be_bytes([*l0, *l1]));
     if rest.len() < key_len {
         return;

@@ -357,7 +357,8 @@ impl<'a> ServerShareFields<'a> {
 
         // Public values: n1, n2, n.
         let public_half = |b: &[u8], size: KeySize, field| {
-            let v = Uint::from_be_slice(b, size.limbs()).ok_or(bad(field, DecodeErrorKind::Invalid))?;
+            let v =
+                Uint::from_be_slice(b, size.limbs()).ok_or(bad(field, DecodeErrorKind::Invalid))?;
             if v.bits_vartime() != size.bits() {
                 return Err(bad(field, DecodeErrorKind::NonCanonical));
             }
@@ -403,7 +404,11 @@ impl<'a> ServerShareFields<'a> {
             return Err(bad("share.q2", DecodeErrorKind::Invalid));
         }
         // DECLASSIFY: record consistency (SPEC §2 |p - q| > 2^(b-100)).
-        if bool::from(crate::prime::too_close(p2.modulus(), q2.modulus(), prime_bits)) {
+        if bool::from(crate::prime::too_close(
+            p2.modulus(),
+            q2.modulus(),
+            prime_bits,
+        )) {
             return Err(bad("share.q2", DecodeErrorKind::Invalid));
         }
         let (dp, dq, qinv_computed, ok) = crt_params(&p2, &q2);
@@ -426,8 +431,8 @@ impl<'a> ServerShareFields<'a> {
         let inv_val = Uint::from_be_slice(self.n1_inv, n2_size.limbs())
             .ok_or(bad("share.n1_inv", DecodeErrorKind::Invalid))?;
         let n1_inv = n2.to_monty(&inv_val);
-        let inv_ok = inv_val.ct_lt(n2.modulus())
-            & n2.mul(&n2.to_monty(&n1_val), &n1_inv).ct_eq(&n2.one());
+        let inv_ok =
+            inv_val.ct_lt(n2.modulus()) & n2.mul(&n2.to_monty(&n1_val), &n1_inv).ct_eq(&n2.one());
         // DECLASSIFY: record consistency.
         if !bool::from(inv_ok) {
             return Err(bad("share.n1_inv", DecodeErrorKind::Invalid));
