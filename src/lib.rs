@@ -4,6 +4,10 @@
 // tests and benches.
 #[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
 mod arith;
+// Fuzz entry points (STYLE.md rule 7): hidden, hazmat only.
+#[cfg(feature = "hazmat")]
+#[doc(hidden)]
+pub mod __fuzz;
 mod encoding;
 mod error;
 mod hash;

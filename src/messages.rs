@@ -10,23 +10,21 @@ use core::fmt;
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 
-use crate::encoding::{MessageType, Reader, Writer};
+use crate::encoding::{HEADER_LEN, MessageType, Reader, Writer};
 use crate::error::{DecodeError, DecodeErrorKind, Error, Result};
 use crate::hash::HashAlg;
+use crate::keygen::KeySize;
 use crate::otp::{OTP_LEN, Otp, REQUEST_ID_LEN};
 use crate::padding::Scheme;
 use crate::pin::KeyPurpose;
 use crate::store::KeyId;
-use crate::transport::{ENC_LEN, SealedMessage};
+use crate::transport::{ENC_LEN, SealedMessage, TAG_LEN};
 
-/// The smallest half-modulus the encodings carry, in bytes (512 bits: test keys only).
-pub(crate) const MIN_HALF_BYTES: usize = 64;
-/// The largest half-modulus the encodings carry, in bytes (4096 bits).
-pub(crate) const MAX_HALF_BYTES: usize = 512;
 /// The largest signature, in bytes (8192 bits).
 pub(crate) const MAX_SIGNATURE_BYTES: usize = 1024;
-/// The largest HPKE ciphertext inside a message (plaintext ≤ 6 + 32 + 512, plus the tag).
-const MAX_SEALED_CIPHERTEXT: usize = 1024;
+/// The largest HPKE ciphertext inside a message: the registration secret for a 4096-bit n1
+/// (header 6 + size 2 + n1 512 + d1'' 512, plus the 16-byte tag).
+const MAX_SEALED_CIPHERTEXT: usize = HEADER_LEN + 2 + 2 * 512 + TAG_LEN;
 /// The largest digest or PSS salt (SHA-512).
 const MAX_DIGEST: usize = 64;
 
@@ -34,11 +32,32 @@ fn err(field: &'static str, kind: DecodeErrorKind) -> Error {
     Error::Decode(DecodeError::new(field, kind))
 }
 
-/// Reads a half-modulus (n1 or n2): a 2-byte length in `[64, 512]`, a multiple of 8, then
-/// that many bytes with the top bit set (the size is exact, SPEC §2) and the low bit set.
+/// The key size of a half modulus (n1 or n2) of `bytes` bytes, if it is a supported one
+/// (SPEC §2: 2048, 3072, 4096 bits; 512, 768, 1024 for tests).
+pub(crate) fn half_size(bytes: usize) -> Option<KeySize> {
+    let bits = bytes.checked_mul(8)?;
+    KeySize::from_bits(bits).or_else(|| KeySize::insecure_for_tests(bits))
+}
+
+/// Whether `bytes` is the length of a composite modulus `n = n1·n2` (and so of a signature):
+/// the sum of two supported half lengths of the same class (test or production, SPEC §2).
+pub(crate) fn is_composite_len(bytes: usize) -> bool {
+    const HALVES: [usize; 6] = [64, 96, 128, 256, 384, 512];
+    HALVES.iter().any(|&a| {
+        bytes
+            .checked_sub(a)
+            .and_then(half_size)
+            .zip(half_size(a))
+            .is_some_and(|(x, y)| x.is_insecure_test_size() == y.is_insecure_test_size())
+    })
+}
+
+/// Reads a half-modulus (n1 or n2): a 2-byte length that is a supported size in bytes
+/// ([`half_size`], else `OutOfRange`), then that many bytes with the top bit set (the size is
+/// exact, SPEC §2; else `NonCanonical`) and the low bit set (else `Invalid`).
 fn read_half_modulus<'a>(r: &mut Reader<'a>, field: &'static str) -> Result<&'a [u8]> {
     let len = usize::from(r.u16(field)?);
-    if !(MIN_HALF_BYTES..=MAX_HALF_BYTES).contains(&len) || len % 8 != 0 {
+    if half_size(len).is_none() {
         return Err(err(field, DecodeErrorKind::OutOfRange));
     }
     let n = r.take(len, field)?;
@@ -52,7 +71,7 @@ fn read_half_modulus<'a>(r: &mut Reader<'a>, field: &'static str) -> Result<&'a 
 }
 
 fn write_half_modulus(w: &mut Writer, n: &[u8]) {
-    // Lengths are bounded by MAX_HALF_BYTES at construction.
+    // Lengths are bounded by 512 at construction.
     w.u16(n.len() as u16).fixed(n);
 }
 
@@ -60,14 +79,29 @@ fn write_sealed(w: &mut Writer, s: &SealedMessage) {
     w.fixed(s.enc()).var(s.ciphertext());
 }
 
-fn read_sealed(r: &mut Reader<'_>) -> Result<SealedMessage> {
+/// Reads a sealed part: `enc` (32 bytes), then the ciphertext with a 4-byte length of at most
+/// [`MAX_SEALED_CIPHERTEXT`] that `len_ok` accepts (the plaintext's length is fixed by the
+/// message, so the ciphertext's is too; else `Invalid`).
+fn read_sealed(r: &mut Reader<'_>, len_ok: impl Fn(usize) -> bool) -> Result<SealedMessage> {
     let enc = r.take(ENC_LEN, "sealed.enc")?;
     let ct = r.var("sealed.ciphertext", MAX_SEALED_CIPHERTEXT)?;
+    if !len_ok(ct.len()) {
+        return Err(err("sealed.ciphertext", DecodeErrorKind::Invalid));
+    }
     let mut bytes = Vec::with_capacity(ENC_LEN + ct.len());
     bytes.extend_from_slice(enc);
     bytes.extend_from_slice(ct);
     SealedMessage::from_bytes(&bytes)
 }
+
+/// Length of the sealed registration secret for an n1 of `k1` bytes: header, 2-byte size,
+/// n1 and d1'' (`k1` bytes each), tag.
+const fn registration_ciphertext_len(k1: usize) -> usize {
+    HEADER_LEN + 2 + 2 * k1 + TAG_LEN
+}
+
+/// Length of the plaintext of a partial signature before y: header, OTP, y's length.
+const PARTIAL_PREFIX_LEN: usize = HEADER_LEN + OTP_LEN + 2;
 
 fn scheme_tags(s: Scheme) -> (u8, u8) {
     let h = match s.hash() {
@@ -142,7 +176,8 @@ impl RegistrationRequest {
         let purpose = KeyPurpose::from_tag(r.u8("purpose")?)
             .ok_or(err("purpose", DecodeErrorKind::UnknownTag))?;
         let n1 = read_half_modulus(&mut r, "n1")?.to_vec();
-        let sealed = read_sealed(&mut r)?;
+        let k1 = n1.len();
+        let sealed = read_sealed(&mut r, |len| len == registration_ciphertext_len(k1))?;
         r.finish()?;
         Ok(Self {
             purpose,
@@ -376,7 +411,11 @@ impl SealedPartialSignature {
         let mut r = Reader::new(bytes, MessageType::SealedPartialSignature)?;
         let key_id = r.array("key_id")?;
         let request_id = r.array("request_id")?;
-        let sealed = read_sealed(&mut r)?;
+        let sealed = read_sealed(&mut r, |len| {
+            len.checked_sub(PARTIAL_PREFIX_LEN + TAG_LEN)
+                .and_then(half_size)
+                .is_some()
+        })?;
         r.finish()?;
         Ok(Self {
             key_id,
@@ -395,20 +434,28 @@ impl fmt::Debug for SealedPartialSignature {
     }
 }
 
-/// The plaintext inside a [`SealedPartialSignature`]: the current one-time password and
-/// `y = m^d1' mod n1` as exactly |n1|/8 bytes. As secret as the PIN (SPEC §4): never logged.
+/// The plaintext inside a [`SealedPartialSignature`]: the current one-time password, then
+/// `y = m^d1' mod n1` as exactly |n1|/8 bytes with a 2-byte length. As secret as the PIN
+/// (SPEC §4): never logged.
 pub(crate) fn encode_partial(otp: &Otp, y: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
     let mut w = Writer::new(MessageType::PartialSignature);
-    w.fixed(otp.as_bytes()).fixed(y);
+    // |y| = |n1|/8 <= 512.
+    w.fixed(otp.as_bytes()).u16(y.len() as u16).fixed(y);
     w.finish()
 }
 
-/// Decodes the plaintext of a partial signature for an n1 of `n1_len` bytes; the range check
-/// `y < n1` is the caller's (it needs n1).
-pub(crate) fn decode_partial(bytes: &[u8], n1_len: usize) -> Result<(Otp, &[u8])> {
+/// Decodes the plaintext of a partial signature: header, OTP, y's 2-byte length (a supported
+/// half-modulus size, else `y` `OutOfRange`) and y. The checks that need the key,
+/// `|y| = |n1|/8` and `y < n1`, are the server's, after it has charged the attempt
+/// (`Server::complete`).
+pub(crate) fn decode_partial(bytes: &[u8]) -> Result<(Otp, &[u8])> {
     let mut r = Reader::new(bytes, MessageType::PartialSignature)?;
     let otp = Otp::from_bytes(r.array::<OTP_LEN>("otp")?);
-    let y = r.take(n1_len, "y")?;
+    let y_len = usize::from(r.u16("y")?);
+    if half_size(y_len).is_none() {
+        return Err(err("y", DecodeErrorKind::OutOfRange));
+    }
+    let y = r.take(y_len, "y")?;
     r.finish()?;
     Ok((otp, y))
 }
@@ -449,8 +496,10 @@ impl SigningResponse {
         w.finish_public()
     }
 
-    /// Strict decoding (SPEC §9). The range check `s < n` needs the key: the device does it
-    /// (by verifying the signature) when it accepts the response.
+    /// Strict decoding (SPEC §9): the signature's length must be that of a composite modulus
+    /// of supported sizes (`Invalid` otherwise). The range check `s < n` needs the key: the
+    /// device does it in [`DeviceRecord::accept`](crate::DeviceRecord::accept), whose
+    /// verification refuses `s >= n` (RFC 8017 §5.2.2 step 1) before it stores anything.
     ///
     /// # Errors
     /// [`Error::Decode`] naming the field.
@@ -458,7 +507,11 @@ impl SigningResponse {
         let mut r = Reader::new(bytes, MessageType::SigningResponse)?;
         let key_id = r.array("key_id")?;
         let request_id = r.array("request_id")?;
-        let signature = r.var("signature", MAX_SIGNATURE_BYTES)?.to_vec();
+        let signature = r.var("signature", MAX_SIGNATURE_BYTES)?;
+        if !is_composite_len(signature.len()) {
+            return Err(err("signature", DecodeErrorKind::Invalid));
+        }
+        let signature = signature.to_vec();
         let next_otp = r.array("next_otp")?;
         r.finish()?;
         Ok(Self {

@@ -171,10 +171,9 @@ impl<K: KeyStore<Share = ServerShare>> Server<K> {
         let plaintext = self
             .transport
             .open(&partial.sealed, &request.partial_aad())?;
-        let y_len = plaintext
-            .len()
-            .saturating_sub(crate::encoding::HEADER_LEN + crate::otp::OTP_LEN);
-        let (otp, y_bytes) = decode_partial(plaintext.as_bytes(), y_len)?;
+        // Malformed plaintext (header, y not of a supported size) is refused before anything
+        // is charged; |y| = |n1|/8 and y < n1 need the key and are checked after the charge.
+        let (otp, y_bytes) = decode_partial(plaintext.as_bytes())?;
         let answer = self.state.complete_signature(
             &request.key_id,
             &request.request_id,

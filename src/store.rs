@@ -14,11 +14,15 @@ use core::fmt;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
-use crate::error::{Error, Result, StoreError};
+use crate::encoding::{MessageType, Reader, Writer};
+use crate::error::{DecodeError, DecodeErrorKind, Error, Result, StoreError};
+use crate::keygen::ServerShare;
+use crate::keygen::server::ServerShareFields;
 use crate::lockout::AttemptState;
-use crate::otp::{Otp, OtpState};
+use crate::messages::MAX_SIGNATURE_BYTES;
+use crate::otp::{LastExchange, OTP_LEN, Otp, OtpHash, OtpState};
 use crate::server_state::Answer;
 
 /// Length of a key id in bytes (the same as `seal::KEY_ID_LEN` on `main`; one of the two
@@ -406,4 +410,172 @@ impl<S: Clone + Zeroize> KeyStore for InMemoryKeyStore<S> {
         }
         Ok(())
     }
+}
+
+/// Tag of [`KeyState::Active`] in a stored record.
+const STATE_ACTIVE: u8 = 1;
+/// Tag of [`KeyState::Destroyed`] in a stored record.
+const STATE_DESTROYED: u8 = 2;
+
+impl DestroyReason {
+    /// The reason's tag in a stored record (SPEC §9).
+    const fn tag(self) -> u8 {
+        match self {
+            DestroyReason::WrongPins => 1,
+            DestroyReason::Clone => 2,
+            DestroyReason::Closed => 3,
+            DestroyReason::Expired => 4,
+        }
+    }
+
+    const fn from_tag(tag: u8) -> Option<Self> {
+        match tag {
+            1 => Some(DestroyReason::WrongPins),
+            2 => Some(DestroyReason::Clone),
+            3 => Some(DestroyReason::Closed),
+            4 => Some(DestroyReason::Expired),
+            _ => None,
+        }
+    }
+}
+
+fn decode_err(field: &'static str, kind: DecodeErrorKind) -> Error {
+    Error::Decode(DecodeError::new(field, kind))
+}
+
+/// An optional field: a presence byte, exactly 0 (absent) or 1 (present).
+fn read_flag(r: &mut Reader<'_>, field: &'static str) -> Result<bool> {
+    Ok(r.bool(field)?)
+}
+
+impl KeyRecord<ServerShare> {
+    /// The canonical encoding of the server's key record (SPEC §9, type
+    /// [`MessageType::ServerKeyRecord`]; layout in `docs/encodings.md`), in a wiping buffer:
+    /// it holds the server's share. Every field is written: key id, version, creation and
+    /// expiry times, and the state, either active (attempt count and lock, OTP hash, the last
+    /// exchange with its stored answer, the share) or destroyed (reason and time only; a
+    /// destroyed record has no share).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut w = Writer::new(MessageType::ServerKeyRecord);
+        w.fixed(&self.key_id)
+            .u64(self.version)
+            .u64(self.created_at)
+            .u64(self.expires_at);
+        match &self.state {
+            KeyState::Active(a) => {
+                w.u8(STATE_ACTIVE).u32(a.attempts.failures());
+                match a.attempts.locked_until() {
+                    Some(t) => w.u8(1).u64(t),
+                    None => w.u8(0),
+                };
+                w.fixed(a.otp.current().as_bytes());
+                match a.otp.last() {
+                    Some(last) => {
+                        w.u8(1)
+                            .fixed(last.previous().as_bytes())
+                            .fixed(last.request_id())
+                            .var(last.answer().signature())
+                            .fixed(last.answer().next_otp().as_bytes());
+                    }
+                    None => {
+                        w.u8(0);
+                    }
+                }
+                a.share.write_body(&mut w);
+            }
+            KeyState::Destroyed { reason, at } => {
+                w.u8(STATE_DESTROYED).u8(reason.tag()).u64(*at);
+            }
+        }
+        w.finish()
+    }
+
+    /// Strict decoding of [`KeyRecord::to_bytes`] (SPEC §9): header, every field, no trailing
+    /// bytes, tags and presence flags from their closed sets, the share's consistency checks
+    /// (`n = n1·n2`, `p2·q2 = n2`, `q2·qinv = 1 mod p2`, `n1·n1^-1 = 1 mod n2`, `d1'' < n1`,
+    /// sizes; see `docs/encodings.md`), and a stored answer's signature of exactly
+    /// `ceil(|n|/8)` bytes with `s < n`.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] naming the field and what was wrong.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(bytes, MessageType::ServerKeyRecord)?;
+        let key_id = r.array("key_id")?;
+        let version = r.u64("version")?;
+        let created_at = r.u64("created_at")?;
+        let expires_at = r.u64("expires_at")?;
+        match r.u8("state")? {
+            STATE_ACTIVE => {
+                let failures = r.u32("attempts.failures")?;
+                let locked_until = if read_flag(&mut r, "attempts.locked_until")? {
+                    Some(r.u64("attempts.locked_until")?)
+                } else {
+                    None
+                };
+                let current = OtpHash::from_bytes(r.array("otp.current")?);
+                let last = if read_flag(&mut r, "otp.last")? {
+                    let previous = OtpHash::from_bytes(r.array("otp.last.previous")?);
+                    let request_id = r.array("otp.last.request_id")?;
+                    let signature = r.var("otp.last.signature", MAX_SIGNATURE_BYTES)?;
+                    let next_otp = Otp::from_bytes(r.array::<OTP_LEN>("otp.last.next_otp")?);
+                    Some((previous, request_id, signature, next_otp))
+                } else {
+                    None
+                };
+                let fields = ServerShareFields::read(&mut r)?;
+                r.finish()?;
+                let share = fields.build()?;
+                let last = match last {
+                    Some((previous, request_id, signature, next_otp)) => {
+                        check_signature_range(&share, signature)?;
+                        let answer = Answer::new(signature.to_vec(), next_otp);
+                        Some(LastExchange::from_parts(previous, request_id, answer))
+                    }
+                    None => None,
+                };
+                let active = ActiveKey::from_parts(
+                    share,
+                    AttemptState::from_parts(failures, locked_until),
+                    OtpState::from_parts(current, last),
+                );
+                Ok(Self::from_parts(
+                    key_id,
+                    version,
+                    created_at,
+                    expires_at,
+                    KeyState::Active(active),
+                ))
+            }
+            STATE_DESTROYED => {
+                let reason = DestroyReason::from_tag(r.u8("destroyed.reason")?)
+                    .ok_or(decode_err("destroyed.reason", DecodeErrorKind::UnknownTag))?;
+                let at = r.u64("destroyed.at")?;
+                r.finish()?;
+                Ok(Self::from_parts(
+                    key_id,
+                    version,
+                    created_at,
+                    expires_at,
+                    KeyState::Destroyed { reason, at },
+                ))
+            }
+            _ => Err(decode_err("state", DecodeErrorKind::UnknownTag)),
+        }
+    }
+}
+
+/// A stored signature: exactly `ceil(|n|/8)` bytes and `s < n` (SPEC §9). Public data.
+fn check_signature_range(share: &ServerShare, signature: &[u8]) -> Result<()> {
+    let n = share.n_be_bytes();
+    if signature.len() != n.len() {
+        return Err(decode_err("otp.last.signature", DecodeErrorKind::Invalid));
+    }
+    // Big-endian byte strings of equal length compare like the integers.
+    if signature >= n.as_slice() {
+        return Err(decode_err(
+            "otp.last.signature",
+            DecodeErrorKind::OutOfRange,
+        ));
+    }
+    Ok(())
 }

@@ -265,8 +265,10 @@ fn payload_round_trip_and_malformed_inputs() {
     let size = KeySize::insecure_for_tests(512).unwrap();
     let (_device, payload) = DeviceShare::generate(size, &mut rng).unwrap();
     let bytes = payload.to_bytes();
-    assert_eq!(bytes.len(), 2 + 2 * 64);
-    assert_eq!(&bytes[..2], &512u16.to_be_bytes());
+    // SPEC §9 header "SRSA" 01 07 (registration secret), then the size, n1 and d1''.
+    assert_eq!(bytes.len(), 6 + 2 + 2 * 64);
+    assert_eq!(&bytes[..6], b"SRSA\x01\x07");
+    assert_eq!(&bytes[6..8], &512u16.to_be_bytes());
     let back = RegistrationPayload::from_bytes(&bytes).unwrap();
     assert_eq!(back.n1_be_bytes(), payload.n1_be_bytes());
     assert_eq!(big(payload_parts(&back).1), big(payload_parts(&payload).1));
@@ -276,22 +278,23 @@ fn payload_round_trip_and_malformed_inputs() {
         Err(Error::Decode(e)) => e,
         other => panic!("expected a decode error, got {other:?}"),
     };
-    assert_eq!(decode_err(&bytes[..1]).field, "size");
+    assert_eq!(decode_err(&bytes[..1]).field, "magic");
+    assert_eq!(decode_err(&bytes[..7]).field, "size");
     assert_eq!(decode_err(&bytes[..bytes.len() - 1]).field, "d1''");
     let mut long = bytes.to_vec();
     long.push(0);
-    decode_err(&long);
+    assert_eq!(decode_err(&long).field, "end");
     let mut bad_size = bytes.to_vec();
-    bad_size[..2].copy_from_slice(&1000u16.to_be_bytes());
+    bad_size[6..8].copy_from_slice(&1000u16.to_be_bytes());
     assert_eq!(decode_err(&bad_size).field, "size");
     let mut even = bytes.to_vec();
-    even[2 + 63] &= 0xfe;
+    even[8 + 63] &= 0xfe;
     assert_eq!(decode_err(&even).field, "n1");
     let mut short_n1 = bytes.to_vec();
-    short_n1[2] = 0;
+    short_n1[8] = 0;
     assert_eq!(decode_err(&short_n1).field, "n1");
     let mut big_d = bytes.to_vec();
-    big_d[2 + 64..].copy_from_slice(&bytes[2..2 + 64]); // d1'' = n1
+    big_d[8 + 64..].copy_from_slice(&bytes[8..8 + 64]); // d1'' = n1
     assert_eq!(decode_err(&big_d).field, "d1''");
 }
 

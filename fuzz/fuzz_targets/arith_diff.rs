@@ -25,7 +25,9 @@ fn take<'a>(data: &mut &'a [u8], n: usize) -> &'a [u8] {
 
 fuzz_target!(|data: &[u8]| {
     let mut data = data;
-    let Some((&sizes, rest)) = data.split_first() else { return };
+    let Some((&sizes, rest)) = data.split_first() else {
+        return;
+    };
     data = rest;
     // Modulus of 1..=16 limbs (64..1024 bits) keeps each run fast; operands up to 2x wider.
     let nbytes = 8 * (1 + (sizes & 0x0f) as usize);
@@ -39,7 +41,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let n = Uint::from_be_bytes(&nb);
     let nn = BigUint::from_bytes_be(&nb);
-    let Some(m) = Modulus::<Ring>::new(n.clone()) else { panic!("odd modulus refused") };
+    let Some(m) = Modulus::<Ring>::new(n.clone()) else {
+        panic!("odd modulus refused")
+    };
     let a = Uint::from_be_bytes(take(&mut data, 2 * nbytes));
     let b = Uint::from_be_bytes(take(&mut data, nbytes));
     let e = Uint::from_be_bytes(take(&mut data, nbytes));
@@ -48,17 +52,37 @@ fuzz_target!(|data: &[u8]| {
     let am = m.to_monty(&a);
     let bm = m.to_monty(&b);
     assert_eq!(big(&m.from_monty(&am)), &ab % &nn, "to_monty");
-    assert_eq!(big(&m.from_monty(&m.mul(&am, &bm))), (&ab * &bb) % &nn, "mul");
-    assert_eq!(big(&m.from_monty(&m.square(&am))), (&ab * &ab) % &nn, "square");
-    assert_eq!(big(&m.from_monty(&m.add(&am, &bm))), (&ab + &bb) % &nn, "add");
+    assert_eq!(
+        big(&m.from_monty(&m.mul(&am, &bm))),
+        (&ab * &bb) % &nn,
+        "mul"
+    );
+    assert_eq!(
+        big(&m.from_monty(&m.square(&am))),
+        (&ab * &ab) % &nn,
+        "square"
+    );
+    assert_eq!(
+        big(&m.from_monty(&m.add(&am, &bm))),
+        (&ab + &bb) % &nn,
+        "add"
+    );
     assert_eq!(
         big(&m.from_monty(&m.sub(&am, &bm))),
         ((&ab % &nn) + &nn - (&bb % &nn)) % &nn,
         "sub"
     );
     let want = (&ab % &nn).modpow(&eb, &nn);
-    assert_eq!(big(&m.from_monty(&m.pow(&am, &e, e.bits_precision()))), want, "pow");
-    assert_eq!(big(&m.from_monty(&m.pow_vartime(&am, &e))), want, "pow_vartime");
+    assert_eq!(
+        big(&m.from_monty(&m.pow(&am, &e, e.bits_precision()))),
+        want,
+        "pow"
+    );
+    assert_eq!(
+        big(&m.from_monty(&m.pow_vartime(&am, &e))),
+        want,
+        "pow_vartime"
+    );
 
     // Wide arithmetic.
     assert_eq!(big(&a.mul_wide(&b)), &ab * &bb, "mul_wide");
@@ -70,7 +94,11 @@ fuzz_target!(|data: &[u8]| {
     let has_inverse = &nn % 65537u32 != BigUint::from(0u32);
     assert_eq!(bool::from(ok), has_inverse, "inv exists");
     if has_inverse && nn > BigUint::from(1u32) {
-        assert_eq!((big(&d) * 65537u32) % &nn, BigUint::from(1u32) % &nn, "inv_small_prime_mod");
+        assert_eq!(
+            (big(&d) * 65537u32) % &nn,
+            BigUint::from(1u32) % &nn,
+            "inv_small_prime_mod"
+        );
     }
 
     // Garner with a second, small odd modulus coprime to n (when it is).

@@ -8,6 +8,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{KeySize, N1, P1, Q1};
 use crate::arith::{Limb, Modulus, Uint, inv_small_prime_mod};
+use crate::encoding::{MessageType, Reader, Writer};
 use crate::error::{DecodeError, DecodeErrorKind, Error, KeyError, Result};
 use crate::prime::{PUBLIC_EXPONENT, generate_prime_pair};
 
@@ -264,41 +265,45 @@ impl RegistrationPayload {
         b.to_vec()
     }
 
-    /// The plaintext to seal to the server (SPEC §3 step 4, §6), in a wiping buffer:
-    /// `bits(n1)` as 2 bytes big-endian, then `n1` and `d1''`, each `|n1|/8` bytes big-endian.
-    /// (The lead's encoding module may wrap this in a versioned header, SPEC §9.)
+    /// The plaintext to seal to the server (SPEC §3 step 4, §6, §9), in a wiping buffer: the
+    /// header with type [`MessageType::RegistrationSecret`], `bits(n1)` as 2 bytes
+    /// big-endian, then `n1` and `d1''`, each `|n1|/8` bytes big-endian (`docs/encodings.md`).
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let k = self.size.bytes();
-        let mut out = Zeroizing::new(Vec::with_capacity(2 + 2 * k));
-        out.extend_from_slice(&(self.size.bits() as u16).to_be_bytes());
-        out.extend_from_slice(&self.n1.to_be_bytes(k).0);
-        out.extend_from_slice(&self.d1_second.to_be_bytes(k).0);
-        out
+        let mut w = Writer::new(MessageType::RegistrationSecret);
+        // Sizes are at most 4096 bits.
+        w.u16(self.size.bits() as u16);
+        w.fixed(&self.n1.to_be_bytes(k).0);
+        w.fixed(&self.d1_second.to_be_bytes(k).0);
+        w.finish()
     }
 
-    /// Parses [`Self::to_bytes`] output (after unsealing on the server). Checks the size is a
-    /// production or test size, `n1` is odd and has exactly that many bits, and `d1'' < n1`.
+    /// Strict decoding of [`Self::to_bytes`] output (after unsealing on the server, SPEC §9).
+    /// Checks the header, that the size is a production or test size, that `n1` is odd and
+    /// has exactly that many bits, and that `d1'' < n1` (the only range the server can check:
+    /// it does not know `φ(n1)`).
+    ///
+    /// # Errors
+    /// [`Error::Decode`] naming the field (`magic`, `version`, `type`, `size`, `n1`, `d1''`,
+    /// `end`).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let err = |field, kind| Error::Decode(DecodeError::new(field, kind));
-        let (hdr, rest) = bytes
-            .split_first_chunk::<2>()
-            .ok_or_else(|| err("size", DecodeErrorKind::Truncated))?;
-        let bits = usize::from(u16::from_be_bytes(*hdr));
+        let mut r = Reader::new(bytes, MessageType::RegistrationSecret)?;
+        let bits = usize::from(r.u16("size")?);
         let size = KeySize::from_bits(bits)
             .or_else(|| KeySize::insecure_for_tests(bits))
             .ok_or_else(|| err("size", DecodeErrorKind::OutOfRange))?;
         let k = size.bytes();
-        if rest.len() < 2 * k {
-            return Err(err("d1''", DecodeErrorKind::Truncated));
-        }
-        if rest.len() > 2 * k {
-            return Err(err("d1''", DecodeErrorKind::TrailingBytes));
-        }
-        let (n1_bytes, d_bytes) = rest.split_at(k);
+        let n1_bytes = r.take(k, "n1")?;
+        let d_bytes = r.take(k, "d1''")?;
+        r.finish()?;
         let n1 = Uint::from_be_slice(n1_bytes, size.limbs())
             .ok_or_else(|| err("n1", DecodeErrorKind::Invalid))?;
         // Public checks on the public n1.
-        if !bool::from(n1.is_odd()) || n1.bits_vartime() != bits {
+        if n1.bits_vartime() != bits {
+            return Err(err("n1", DecodeErrorKind::NonCanonical));
+        }
+        if !bool::from(n1.is_odd()) {
             return Err(err("n1", DecodeErrorKind::Invalid));
         }
         let d1_second = Uint::from_be_slice(d_bytes, size.limbs())

@@ -6,9 +6,12 @@ use rand_core::CryptoRng;
 use subtle::Choice;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::{KeySize, N, N1, N2, P2, Q2, RegistrationPayload, check_size_policy};
+use super::{
+    KeySize, N, N1, N2, P2, Q2, RegistrationPayload, check_size_policy, composite_modulus_vartime,
+};
 use crate::arith::{Modulus, Residue, Uint, garner, inv_small_prime_mod};
-use crate::error::{KeyError, Result};
+use crate::encoding::{Reader, Writer};
+use crate::error::{DecodeError, DecodeErrorKind, Error, KeyError, Result};
 use crate::prime::{PUBLIC_EXPONENT, generate_prime_pair};
 
 /// Attempts at drawing `(p2, q2)` before giving up. Each attempt fails only if `p2` or `q2`
@@ -273,5 +276,201 @@ impl ServerShare {
     /// The Montgomery context of the composite `n = n1·n2` (for the final fault check).
     pub(crate) fn n(&self) -> &Modulus<N> {
         &self.n
+    }
+}
+
+/// The fields of a stored [`ServerShare`] as they appear in the server key record (SPEC §9,
+/// `docs/encodings.md`), borrowed from the input and not yet checked. Reading them is cheap;
+/// [`ServerShareFields::build`] runs the consistency checks (a few Montgomery contexts and
+/// multiplications), so a record decoder reads every field and the end of input first.
+pub(crate) struct ServerShareFields<'a> {
+    n1: &'a [u8],
+    n2: &'a [u8],
+    n: &'a [u8],
+    d1_second: &'a [u8],
+    p2: &'a [u8],
+    q2: &'a [u8],
+    qinv: &'a [u8],
+    n1_inv: &'a [u8],
+}
+
+/// A half modulus field: a 2-byte length that is a supported size in bytes, then the bytes.
+fn read_half<'a>(
+    r: &mut Reader<'a>,
+    field: &'static str,
+) -> core::result::Result<(&'a [u8], KeySize), Error> {
+    let len = usize::from(r.u16(field)?);
+    let size = KeySize::from_bits(len * 8)
+        .or_else(|| KeySize::insecure_for_tests(len * 8))
+        .ok_or(Error::Decode(DecodeError::new(
+            field,
+            DecodeErrorKind::OutOfRange,
+        )))?;
+    Ok((r.take(len, field)?, size))
+}
+
+impl<'a> ServerShareFields<'a> {
+    /// Reads the share's fields (layout in `docs/encodings.md`): `n1` and `n2` with 2-byte
+    /// lengths, then `n` (`|n1|/8 + |n2|/8` bytes), `d1''` (`|n1|/8`), `p2`, `q2`, `qinv`
+    /// (`|n2|/16` each) and `n1^-1 mod n2` (`|n2|/8`), all big-endian, fixed width.
+    pub(crate) fn read(r: &mut Reader<'a>) -> Result<Self> {
+        let (n1, s1) = read_half(r, "share.n1")?;
+        let (n2, s2) = read_half(r, "share.n2")?;
+        let (k1, k2, kp) = (s1.bytes(), s2.bytes(), s2.bytes() >> 1);
+        Ok(Self {
+            n1,
+            n2,
+            n: r.take(k1 + k2, "share.n")?,
+            d1_second: r.take(k1, "share.d1''")?,
+            p2: r.take(kp, "share.p2")?,
+            q2: r.take(kp, "share.q2")?,
+            qinv: r.take(kp, "share.qinv")?,
+            n1_inv: r.take(k2, "share.n1_inv")?,
+        })
+    }
+
+    /// Rebuilds the share and checks every relation between its fields, so that a stored
+    /// share that decodes is one [`ServerShare::generate`] could have made (except for the
+    /// primality of `p2`, `q2`, which is not re-tested):
+    ///
+    /// - public, variable time: `n1`, `n2` of supported sizes (a test-size `n1` only with a
+    ///   test-size `n2`), top bit set (`NonCanonical` otherwise), odd, `gcd(n1, n2) = 1`,
+    ///   `|n1·n2| = |n1| + |n2|`, and the stored `n` equals `n1·n2` (`share.n`, `Invalid`);
+    /// - secret, constant time with one declassified verdict per check: `d1'' < n1`,
+    ///   `p2`, `q2` odd with their top bit set, `p2·q2 = n2`, `|p2 - q2| > 2^(b-100)`,
+    ///   `gcd(e, p2 - 1) = gcd(e, q2 - 1) = 1` (so `dp`, `dq` exist; they are recomputed, not
+    ///   stored), `qinv < p2` and `q2·qinv = 1 (mod p2)`, `n1^-1 < n2` and
+    ///   `n1·n1^-1 = 1 (mod n2)`.
+    ///
+    /// DECLASSIFY: each verdict says whether a stored record is consistent; an honest record
+    /// always is, and a corrupted one is refused (which check failed is the field named in the
+    /// error). No other branch depends on a secret.
+    pub(crate) fn build(self) -> Result<ServerShare> {
+        let bad = |field, kind| Error::Decode(DecodeError::new(field, kind));
+        let size_of = |b: &[u8]| {
+            KeySize::from_bits(b.len() * 8).or_else(|| KeySize::insecure_for_tests(b.len() * 8))
+        };
+        let n1_size = size_of(self.n1).ok_or(bad("share.n1", DecodeErrorKind::OutOfRange))?;
+        let n2_size = size_of(self.n2).ok_or(bad("share.n2", DecodeErrorKind::OutOfRange))?;
+        check_size_policy(n1_size, n2_size)
+            .map_err(|_| bad("share.n2", DecodeErrorKind::OutOfRange))?;
+
+        // Public values: n1, n2, n.
+        let public_half = |b: &[u8], size: KeySize, field| {
+            let v =
+                Uint::from_be_slice(b, size.limbs()).ok_or(bad(field, DecodeErrorKind::Invalid))?;
+            if v.bits_vartime() != size.bits() {
+                return Err(bad(field, DecodeErrorKind::NonCanonical));
+            }
+            if !bool::from(v.is_odd()) {
+                return Err(bad(field, DecodeErrorKind::Invalid));
+            }
+            Ok(v)
+        };
+        let n1_val = public_half(self.n1, n1_size, "share.n1")?;
+        let n2_val = public_half(self.n2, n2_size, "share.n2")?;
+        let n_val = composite_modulus_vartime(&n1_val, &n2_val, false)
+            .map_err(|_| bad("share.n2", DecodeErrorKind::Invalid))?;
+        let (n_bytes, _) = n_val.to_be_bytes(self.n.len());
+        if n_bytes.as_slice() != self.n {
+            return Err(bad("share.n", DecodeErrorKind::Invalid));
+        }
+
+        // Secret values.
+        let d1_second = Uint::from_be_slice(self.d1_second, n1_size.limbs())
+            .ok_or(bad("share.d1''", DecodeErrorKind::Invalid))?;
+        // DECLASSIFY: record consistency (see above).
+        if !bool::from(d1_second.ct_lt(&n1_val)) {
+            return Err(bad("share.d1''", DecodeErrorKind::OutOfRange));
+        }
+        let prime_bits = n2_size.prime_bits();
+        let prime = |b: &[u8], field| {
+            let v = Uint::from_be_slice(b, prime_bits >> 6)
+                .ok_or(bad(field, DecodeErrorKind::Invalid))?;
+            // DECLASSIFY: the size of a prime is public; a short one is refused.
+            if !bool::from(v.bit(prime_bits - 1)) {
+                return Err(bad(field, DecodeErrorKind::NonCanonical));
+            }
+            // `Modulus::new` branches only on bit 0 (public: every prime is odd).
+            Ok(v)
+        };
+        let p2_val = prime(self.p2, "share.p2")?;
+        let q2_val = prime(self.q2, "share.q2")?;
+        let p2 = Modulus::<P2>::new(p2_val).ok_or(bad("share.p2", DecodeErrorKind::Invalid))?;
+        let q2 = Modulus::<Q2>::new(q2_val).ok_or(bad("share.q2", DecodeErrorKind::Invalid))?;
+        // DECLASSIFY: record consistency.
+        let product = p2.modulus().mul_wide(q2.modulus());
+        if !bool::from(product.ct_eq(&n2_val)) {
+            return Err(bad("share.q2", DecodeErrorKind::Invalid));
+        }
+        // DECLASSIFY: record consistency (SPEC §2 |p - q| > 2^(b-100)).
+        if bool::from(crate::prime::too_close(
+            p2.modulus(),
+            q2.modulus(),
+            prime_bits,
+        )) {
+            return Err(bad("share.q2", DecodeErrorKind::Invalid));
+        }
+        let (dp, dq, qinv_computed, ok) = crt_params(&p2, &q2);
+        // DECLASSIFY: record consistency (SPEC §2 gcd(e, p - 1) = 1).
+        if !bool::from(ok) {
+            return Err(bad("share.p2", DecodeErrorKind::Invalid));
+        }
+        let qinv_val = Uint::from_be_slice(self.qinv, prime_bits >> 6)
+            .ok_or(bad("share.qinv", DecodeErrorKind::Invalid))?;
+        let qinv = p2.to_monty(&qinv_val);
+        // qinv < p2 (canonical) and q2·qinv = 1 (mod p2); `qinv_computed` is the same value
+        // when both hold, so this is one check of the stored field.
+        let qinv_ok = qinv_val.ct_lt(p2.modulus()) & qinv.ct_eq(&qinv_computed);
+        drop(qinv_computed);
+        // DECLASSIFY: record consistency.
+        if !bool::from(qinv_ok) {
+            return Err(bad("share.qinv", DecodeErrorKind::Invalid));
+        }
+        let n2 = Modulus::<N2>::new(n2_val).ok_or(bad("share.n2", DecodeErrorKind::Invalid))?;
+        let inv_val = Uint::from_be_slice(self.n1_inv, n2_size.limbs())
+            .ok_or(bad("share.n1_inv", DecodeErrorKind::Invalid))?;
+        let n1_inv = n2.to_monty(&inv_val);
+        let inv_ok =
+            inv_val.ct_lt(n2.modulus()) & n2.mul(&n2.to_monty(&n1_val), &n1_inv).ct_eq(&n2.one());
+        // DECLASSIFY: record consistency.
+        if !bool::from(inv_ok) {
+            return Err(bad("share.n1_inv", DecodeErrorKind::Invalid));
+        }
+        let n1 = Modulus::<N1>::new(n1_val).ok_or(bad("share.n1", DecodeErrorKind::Invalid))?;
+        let n = Modulus::<N>::new(n_val).ok_or(bad("share.n", DecodeErrorKind::Invalid))?;
+        Ok(ServerShare {
+            n1_size,
+            n2_size,
+            n1,
+            d1_second,
+            p2,
+            q2,
+            dp,
+            dq,
+            qinv,
+            n2,
+            n1_inv,
+            n,
+        })
+    }
+}
+
+impl ServerShare {
+    /// Appends the share's fields to a stored record (SPEC §9; layout in
+    /// [`ServerShareFields::read`] and `docs/encodings.md`). `dp` and `dq` are not stored:
+    /// the decoder recomputes them from `p2`, `q2`.
+    pub(crate) fn write_body(&self, w: &mut Writer) {
+        let (k1, k2) = (self.n1_size.bytes(), self.n2_size.bytes());
+        let kp = k2 >> 1;
+        // Sizes are at most 512 bytes.
+        w.u16(k1 as u16).fixed(&self.n1.modulus().to_be_bytes(k1).0);
+        w.u16(k2 as u16).fixed(&self.n2.modulus().to_be_bytes(k2).0);
+        w.fixed(&self.n.modulus().to_be_bytes(k1 + k2).0);
+        w.fixed(&self.d1_second.to_be_bytes(k1).0);
+        w.fixed(&self.p2.modulus().to_be_bytes(kp).0);
+        w.fixed(&self.q2.modulus().to_be_bytes(kp).0);
+        w.fixed(&self.p2.from_monty(&self.qinv).to_be_bytes(kp).0);
+        w.fixed(&self.n2.from_monty(&self.n1_inv).to_be_bytes(k2).0);
     }
 }

@@ -1,0 +1,28 @@
+//! Entry points for the fuzz targets in `fuzz/` (STYLE.md rule 7). Not part of the API: hidden
+//! from the docs, present only with the `hazmat` feature, and free to change at any time.
+
+use zeroize::Zeroizing;
+
+use crate::error::Result;
+use crate::messages::{SigningRequest, decode_partial, encode_partial};
+use crate::otp::{OTP_LEN, Otp};
+
+/// Decodes the plaintext of a sealed partial signature (SPEC §4 step 4) and returns the OTP
+/// bytes and y.
+///
+/// # Errors
+/// As the server's decoder.
+pub fn decode_partial_signature(bytes: &[u8]) -> Result<([u8; OTP_LEN], Vec<u8>)> {
+    let (otp, y) = decode_partial(bytes)?;
+    Ok((*otp.as_bytes(), y.to_vec()))
+}
+
+/// Encodes the plaintext of a partial signature from an OTP and y (as the device does).
+pub fn encode_partial_signature(otp: &[u8; OTP_LEN], y: &[u8]) -> Zeroizing<Vec<u8>> {
+    encode_partial(&Otp::from_bytes(*otp), y)
+}
+
+/// The associated data that binds a sealed partial signature to `request` (SPEC §6).
+pub fn partial_aad(request: &SigningRequest) -> Vec<u8> {
+    request.partial_aad()
+}
