@@ -303,7 +303,7 @@ fn forged_partial(
     server: &Server<InMemoryKeyStore<ServerShare>>,
     request: &SigningRequest,
     y: &[u8],
-) -> SealedPartialSignature {
+) -> Result<SealedPartialSignature, Error> {
     use sha2::{Digest, Sha256};
     let mut aad = b"SRSA\x01\x04".to_vec();
     aad.extend_from_slice(request.key_id());
@@ -311,6 +311,7 @@ fn forged_partial(
     aad.extend_from_slice(&Sha256::digest(request.to_bytes()));
     let mut plaintext = b"SRSA\x01\x06".to_vec();
     plaintext.extend_from_slice(&[7u8; 32]); // some OTP: y is checked before the OTP
+    plaintext.extend_from_slice(&(y.len() as u16).to_be_bytes());
     plaintext.extend_from_slice(y);
     let sealed =
         split_rsa::seal_to_server(rng, &server.transport_public_key(), &aad, &plaintext).unwrap();
@@ -320,7 +321,7 @@ fn forged_partial(
     bytes.extend_from_slice(sealed.enc());
     bytes.extend_from_slice(&(sealed.ciphertext().len() as u32).to_be_bytes());
     bytes.extend_from_slice(sealed.ciphertext());
-    SealedPartialSignature::from_bytes(&bytes).unwrap()
+    SealedPartialSignature::from_bytes(&bytes)
 }
 
 #[test]
@@ -354,7 +355,7 @@ fn out_of_range_or_tampered_y_is_refused_counted_and_leaks_nothing() {
     let mut all_ones = vec![0xffu8; n1.len()];
     all_ones[0] = 0xff;
     for y in [n1.clone(), all_ones] {
-        let p = forged_partial(&mut rng, &server, &req, &y);
+        let p = forged_partial(&mut rng, &server, &req, &y).unwrap();
         let e = server.complete(&mut rng, &req, &p, T0).unwrap_err();
         assert_eq!(
             e,
@@ -364,10 +365,9 @@ fn out_of_range_or_tampered_y_is_refused_counted_and_leaks_nothing() {
             ))
         );
     }
-    // A y of the wrong length: refused.
-    let p = forged_partial(&mut rng, &server, &req, &n1[1..]);
+    // A y whose length is no key size: refused before anything is counted.
     assert!(matches!(
-        server.complete(&mut rng, &req, &p, T0),
+        forged_partial(&mut rng, &server, &req, &n1[1..]),
         Err(Error::Decode(_))
     ));
     // Tampered y values in range (0, 1, n1 - 1, random): exactly a wrong PIN, no detail.
@@ -376,28 +376,37 @@ fn out_of_range_or_tampered_y_is_refused_counted_and_leaks_nothing() {
     let mut random = vec![0u8; n1.len()];
     rand_core::Rng::fill_bytes(&mut rng, &mut random);
     random[0] &= 0x7f;
-    let mut zero = vec![0u8; n1.len()];
+    let zero = vec![0u8; n1.len()];
     let mut one = zero.clone();
     *one.last_mut().unwrap() = 1;
-    zero[0] = 0;
-    // The three refused above were charged: the key is locked for 3 hours.
-    let p = forged_partial(&mut rng, &server, &req, &zero);
-    assert!(matches!(
-        server.complete(&mut rng, &req, &p, T0),
-        Err(Error::KeyLocked { .. })
-    ));
-    let later = T0 + 3 * 3600;
-    let mut attempts = 9 - 3;
-    for y in [zero, one, n1_minus_1] {
-        let p = forged_partial(&mut rng, &server, &req, &y);
+    // Two out-of-range ys were counted; the third failure locks the key for 3 hours.
+    let mut now = T0;
+    let mut attempts = 9 - 2;
+    for y in [zero, one, n1_minus_1, random.clone()] {
+        let p = forged_partial(&mut rng, &server, &req, &y).unwrap();
         attempts -= 1;
-        match server.complete(&mut rng, &req, &p, later) {
-            Err(Error::WrongPin { attempts_left, .. }) => assert_eq!(attempts_left, attempts),
+        match server.complete(&mut rng, &req, &p, now) {
+            Err(Error::WrongPin {
+                attempts_left,
+                locked_until,
+            }) => {
+                assert_eq!(attempts_left, attempts);
+                assert_eq!(locked_until.is_some(), attempts == 6 || attempts == 3);
+            }
             other => panic!("{other:?}"),
         }
+        if attempts == 6 {
+            let p = forged_partial(&mut rng, &server, &req, &random).unwrap();
+            assert!(matches!(
+                server.complete(&mut rng, &req, &p, now),
+                Err(Error::KeyLocked { .. })
+            ));
+            now += 3 * 3600;
+        }
     }
+    let later = now;
     // Locked now (6 failures): the next one is refused without evaluation.
-    let p = forged_partial(&mut rng, &server, &req, &random);
+    let p = forged_partial(&mut rng, &server, &req, &random).unwrap();
     assert!(matches!(
         server.complete(&mut rng, &req, &p, later),
         Err(Error::KeyLocked { .. })
