@@ -9,7 +9,8 @@
 //! outside the measurement, for ours and crypto-bigint (OpenSSL's `BN_mod_exp_mont_consttime`
 //! builds its own inside every call: a division, small next to the exponentiation).
 //!
-//! Criterion group `modexp_<bits>`, functions `ours`, `openssl_ct`, `crypto_bigint`,
+//! Criterion group `modexp_<bits>`, functions `ours` (the backend chosen at run time),
+//! `ours_portable` (forced portable kernels), `openssl_ct`, `crypto_bigint`,
 //! `num_bigint`. Run: `cargo bench --bench modexp -- --sample-size 10`.
 
 // Bench code: a panic is a failed setup; `missing_docs` for the items `criterion_group!` makes.
@@ -31,6 +32,7 @@ use openssl::bn::{BigNum, BigNumContext};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use split_rsa::hazmat::arith::{Modulus, Uint};
+use split_rsa::hazmat::backend;
 
 /// The ring marker of the benchmark modulus.
 enum N {}
@@ -111,6 +113,11 @@ fn bench_modexp(c: &mut Criterion) {
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(3));
         g.bench_function("ours", |b| b.iter(ours));
+        // The same code on the portable safe-Rust kernels (the reference and the fallback on
+        // CPUs without BMI2/ADX), so both of our backends stand in the table.
+        backend::force_portable(true);
+        g.bench_function("ours_portable", |b| b.iter(ours));
+        backend::force_portable(false);
         g.bench_function("openssl_ct", |b| {
             b.iter(|| {
                 out.mod_exp(black_box(&ox), black_box(&oe), &on, &mut ctx)

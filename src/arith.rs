@@ -13,7 +13,7 @@
 //! the `_vartime` functions' public inputs steer control flow. `tests/ct.rs` checks this under
 //! valgrind memcheck.
 
-mod backend;
+pub(crate) mod backend;
 mod crt;
 mod monty;
 mod pow;

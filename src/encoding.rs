@@ -79,6 +79,7 @@ impl Writer {
         self
     }
 
+    #[allow(dead_code, reason = "for the server key record (issue 6)")]
     pub(crate) fn u64(&mut self, v: u64) -> &mut Self {
         self.buf.extend_from_slice(&v.to_be_bytes());
         self
@@ -166,11 +167,13 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes(self.array(field)?))
     }
 
+    #[allow(dead_code, reason = "for the server key record (issue 6)")]
     pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
         Ok(u64::from_be_bytes(self.array(field)?))
     }
 
     /// A boolean: exactly 0 or 1.
+    #[allow(dead_code, reason = "for the server key record (issue 6)")]
     pub(crate) fn bool(&mut self, field: &'static str) -> Result<bool, DecodeError> {
         match self.u8(field)? {
             0 => Ok(false),

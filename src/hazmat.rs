@@ -84,6 +84,15 @@ pub mod keygen {
     }
 }
 
+/// The Montgomery kernels on raw limb slices, with the backend in use or forced to the
+/// portable one (for differential tests, benchmarks and fuzzing).
+pub mod backend {
+    pub use crate::arith::backend::{
+        active_backend, assume_adx_unchecked, force_portable, mont_mul_slices,
+        mont_mul_slices_portable, mont_sqr_slices, mont_sqr_slices_portable,
+    };
+}
+
 /// The two-party signing arithmetic (SPEC §4 steps 3 and 5) on raw key parts, for tests,
 /// benchmarks and the constant-time checks. No padding, no protocol state, no lockout: the
 /// caller encodes the message and decides what to do with each verdict.

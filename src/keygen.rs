@@ -56,6 +56,8 @@ pub struct KeySize {
     bits: u16,
 }
 
+// Sizes are public; every size is a multiple of 64, so these divisions are exact.
+#[allow(clippy::integer_division)]
 impl KeySize {
     /// 2048-bit half modulus (4096-bit composite).
     pub const BITS_2048: Self = Self { bits: 2048 };

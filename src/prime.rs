@@ -32,6 +32,8 @@ use rand_core::CryptoRng;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeLess};
 use zeroize::{Zeroize, Zeroizing};
 
+use std::sync::OnceLock;
+
 use crate::arith::{LIMB_BITS, Limb, Modulus, Residue, Uint};
 use crate::error::{Error, Result};
 
@@ -86,70 +88,8 @@ pub const fn miller_rabin_rounds(bits: usize) -> usize {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Small primes and sieve groups, computed at compile time (public constants).
-
-const fn count_primes(limit: usize) -> usize {
-    let mut n = 0;
-    let mut i = 3;
-    while i < limit {
-        if is_prime_const(i) {
-            n += 1;
-        }
-        i += 2;
-    }
-    n
-}
-
-/// Trial division, for compile-time tables of public numbers only.
-#[allow(clippy::integer_division)] // public compile-time constants
-const fn is_prime_const(n: usize) -> bool {
-    if n < 2 {
-        return false;
-    }
-    let mut d = 2;
-    while d * d <= n {
-        #[allow(clippy::manual_is_multiple_of)]
-        // const fn: the method is far slower in const evaluation
-        if n % d == 0 {
-            return false;
-        }
-        d += 1;
-    }
-    true
-}
-
-const NUM_SMALL_PRIMES: usize = count_primes(SIEVE_LIMIT);
-
-#[allow(clippy::indexing_slicing)] // compile-time evaluation: an out-of-range index fails the build
-const fn small_primes() -> [u32; NUM_SMALL_PRIMES] {
-    let mut out = [0u32; NUM_SMALL_PRIMES];
-    let mut n = 0;
-    let mut i = 3;
-    while i < SIEVE_LIMIT {
-        if is_prime_const(i) {
-            out[n] = i as u32;
-            n += 1;
-        }
-        i += 2;
-    }
-    out
-}
-
-/// Per small prime `p`: `(p^-1 mod 2^64, ⌊(2^64 - 1) / p⌋)` for the divisibility test.
-#[allow(clippy::indexing_slicing, clippy::integer_division)] // compile time, public constants
-const fn prime_inverses() -> [(u64, u64); NUM_SMALL_PRIMES] {
-    let primes = small_primes();
-    let mut out = [(0u64, 0u64); NUM_SMALL_PRIMES];
-    let mut i = 0;
-    while i < NUM_SMALL_PRIMES {
-        let p = primes[i] as u64;
-        out[i] = (inv_mod_2_64(p), u64::MAX / p);
-        i += 1;
-    }
-    out
-}
-
-static PRIME_INVERSES: [(u64, u64); NUM_SMALL_PRIMES] = prime_inverses();
+// Small primes and sieve groups: public tables, built once on first use (about a millisecond;
+// building them at compile time made const evaluation take minutes for larger limits).
 
 /// A run of consecutive small primes whose product `m` is below 2^63.
 #[derive(Clone, Copy)]
@@ -158,60 +98,75 @@ struct Group {
     m: u64,
     /// `-m^-1 mod 2^64`.
     m_neg_inv: u64,
-    /// Index of the group's first prime in [`PRIME_INVERSES`].
-    start: u16,
+    /// Index of the group's first prime in [`Tables::primes`].
+    start: u32,
     /// Number of primes in the group.
-    len: u16,
+    len: u32,
 }
 
-#[allow(clippy::indexing_slicing)] // compile time
-const fn count_groups() -> usize {
-    let primes = small_primes();
-    let mut groups = 0;
-    let mut i = 0;
-    while i < NUM_SMALL_PRIMES {
-        let mut m: u64 = 1;
-        while i < NUM_SMALL_PRIMES && (m as u128) * (primes[i] as u128) < (1u128 << 63) {
-            m *= primes[i] as u64;
-            i += 1;
+/// The sieve's public tables.
+struct Tables {
+    /// The odd primes below [`SIEVE_LIMIT`], ascending.
+    #[cfg_attr(not(test), allow(dead_code))] // read by the unit tests
+    primes: Vec<u32>,
+    /// Per prime `p`: `(p^-1 mod 2^64, ⌊(2^64 - 1) / p⌋)` for the divisibility test.
+    inverses: Vec<(u64, u64)>,
+    /// The primes packed into groups, in order.
+    groups: Vec<Group>,
+}
+
+static TABLES: OnceLock<Tables> = OnceLock::new();
+
+/// The sieve tables (public data; variable-time construction is fine).
+#[allow(clippy::integer_division)] // public constants
+fn tables() -> &'static Tables {
+    TABLES.get_or_init(|| {
+        // Sieve of Eratosthenes over the public range.
+        let mut composite = vec![false; SIEVE_LIMIT];
+        let mut primes = Vec::new();
+        for i in 2..SIEVE_LIMIT {
+            if composite.get(i).copied().unwrap_or(true) {
+                continue;
+            }
+            if i > 2 {
+                primes.push(i as u32);
+            }
+            let mut j = i * i;
+            while let Some(c) = composite.get_mut(j) {
+                *c = true;
+                j += i;
+            }
         }
-        groups += 1;
-    }
-    groups
-}
-
-const NUM_GROUPS: usize = count_groups();
-
-#[allow(clippy::indexing_slicing)] // compile time
-const fn groups() -> [Group; NUM_GROUPS] {
-    let primes = small_primes();
-    let mut out = [Group {
-        m: 1,
-        m_neg_inv: 0,
-        start: 0,
-        len: 0,
-    }; NUM_GROUPS];
-    let mut g = 0;
-    let mut i = 0;
-    while i < NUM_SMALL_PRIMES {
-        let start = i;
-        let mut m: u64 = 1;
-        while i < NUM_SMALL_PRIMES && (m as u128) * (primes[i] as u128) < (1u128 << 63) {
-            m *= primes[i] as u64;
-            i += 1;
+        let inverses = primes
+            .iter()
+            .map(|&p| (inv_mod_2_64(u64::from(p)), u64::MAX / u64::from(p)))
+            .collect();
+        let mut groups = Vec::new();
+        let mut i = 0;
+        while i < primes.len() {
+            let start = i;
+            let mut m: u64 = 1;
+            while let Some(&p) = primes.get(i) {
+                if u128::from(m) * u128::from(p) >= 1 << 63 {
+                    break;
+                }
+                m *= u64::from(p);
+                i += 1;
+            }
+            groups.push(Group {
+                m,
+                m_neg_inv: inv_mod_2_64(m).wrapping_neg(),
+                start: start as u32,
+                len: (i - start) as u32,
+            });
         }
-        out[g] = Group {
-            m,
-            m_neg_inv: inv_mod_2_64(m).wrapping_neg(),
-            start: start as u16,
-            len: (i - start) as u16,
-        };
-        g += 1;
-    }
-    out
+        Tables {
+            primes,
+            inverses,
+            groups,
+        }
+    })
 }
-
-static GROUPS: [Group; NUM_GROUPS] = groups();
 
 /// `a^-1 mod 2^64` for odd `a` (Newton; constant time).
 const fn inv_mod_2_64(a: u64) -> u64 {
@@ -252,10 +207,10 @@ fn group_divides(x: &Uint, g: &Group) -> Choice {
     // x · 2^(-64w) ≡ r (mod m) and 2 is invertible mod every odd prime p | m, so
     // p | x  ⇔  p | r. (r < m + 2 < 2^64 need not be fully reduced for this.)
     let r = redc_one_limb(x.as_limbs(), g.m, g.m_neg_inv);
-    let start = usize::from(g.start);
-    let end = start + usize::from(g.len);
+    let start = g.start as usize;
+    let end = start + g.len as usize;
     let mut hit = Choice::from(0);
-    for c in PRIME_INVERSES.get(start..end).unwrap_or(&[]) {
+    for c in tables().inverses.get(start..end).unwrap_or(&[]) {
         hit |= divides_u64(r, *c);
     }
     hit
@@ -266,7 +221,7 @@ fn group_divides(x: &Uint, g: &Group) -> Choice {
 /// first hit, declassifying the rejection of a candidate that is then discarded.
 pub fn has_small_factor(x: &Uint) -> Choice {
     let mut hit = Choice::from(0);
-    for g in GROUPS.iter() {
+    for g in tables().groups.iter() {
         hit |= group_divides(x, g);
     }
     hit
@@ -493,6 +448,7 @@ impl<M> MillerRabin<M> {
     }
 }
 
+#[allow(clippy::integer_division)] // public bit positions
 /// A random odd `bits`-bit candidate in `[⌈2^63.75⌉ · 2^(bits-64), 2^bits)`, `bits ≥ 64`
 /// (see the module docs), of width `⌈bits/64⌉` limbs.
 pub fn random_candidate<R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Uint {
@@ -509,7 +465,7 @@ pub fn random_candidate<R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Uint
     buf.zeroize();
     let pos = bits - 64;
     x.truncate_bits(pos);
-    let (idx, off) = (pos >> 6, pos % LIMB_BITS);
+    let (idx, off) = (pos / LIMB_BITS, pos % LIMB_BITS);
     let limbs = x.as_limbs_mut();
     if let Some(l) = limbs.get_mut(idx) {
         *l |= top << off;
@@ -545,7 +501,7 @@ pub fn generate_prime<M, R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Res
         // Sieve. DECLASSIFY: a candidate with a small factor is discarded; stopping at the
         // first group that divides it reveals only which small prime group divides a number
         // that is never used.
-        for g in GROUPS.iter() {
+        for g in tables().groups.iter() {
             if bool::from(group_divides(&x, g)) {
                 continue 'candidates;
             }
@@ -590,26 +546,31 @@ pub fn generate_prime_pair<P, Q, R: CryptoRng + ?Sized>(
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::integer_division)] // test code
 mod tests {
     use super::*;
 
     #[test]
     fn tables_are_consistent() {
-        let small_primes = small_primes();
-        assert_eq!(small_primes.first().copied(), Some(3));
-        assert_eq!(small_primes.last().copied(), Some(65521));
-        assert!(small_primes.iter().all(|&p| (p as usize) < SIEVE_LIMIT));
-        let total: usize = GROUPS.iter().map(|g| usize::from(g.len)).sum();
-        assert_eq!(total, NUM_SMALL_PRIMES);
-        for g in GROUPS.iter() {
-            let s = usize::from(g.start);
-            let prod: u128 = small_primes[s..s + usize::from(g.len)]
+        let t = tables();
+        assert_eq!(t.primes.first().copied(), Some(3));
+        assert!(t.primes.iter().all(|&p| (p as usize) < SIEVE_LIMIT));
+        assert!(t.primes.windows(2).all(|w| w[0] < w[1]));
+        let total: usize = t.groups.iter().map(|g| g.len as usize).sum();
+        assert_eq!(total, t.primes.len());
+        for g in t.groups.iter() {
+            let s = g.start as usize;
+            let prod: u128 = t.primes[s..s + g.len as usize]
                 .iter()
                 .map(|&p| u128::from(p))
                 .product();
             assert_eq!(prod, u128::from(g.m));
             assert!(g.m < 1 << 63);
             assert_eq!(g.m.wrapping_mul(g.m_neg_inv), u64::MAX);
+        }
+        for (&p, &(inv, lim)) in t.primes.iter().zip(t.inverses.iter()) {
+            assert_eq!(u64::from(p).wrapping_mul(inv), 1);
+            assert_eq!(lim, u64::MAX / u64::from(p));
         }
     }
 }

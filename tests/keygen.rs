@@ -1,5 +1,13 @@
 //! Two-party key generation (SPEC §3) against num-bigint as the oracle.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::integer_division,
+    clippy::panic
+)] // test code: panics are failures
+
 use std::sync::OnceLock;
 
 use num_bigint::BigUint;

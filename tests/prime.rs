@@ -1,11 +1,19 @@
 //! Prime generation (SPEC §2) against num-bigint as the oracle.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::integer_division,
+    clippy::panic
+)] // test code: panics are failures
+
 use num_bigint::BigUint;
 use num_integer::Integer;
 use num_traits::{One, ToPrimitive, Zero};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
-use split_rsa::hazmat::arith::{Modulus, Uint};
+use split_rsa::hazmat::arith::Uint;
 use split_rsa::hazmat::prime::{
     MAX_TWO_ADIC, MillerRabin, PUBLIC_EXPONENT, SIEVE_LIMIT, TOP_WORD_MIN, e_divides_p_minus_1,
     generate_prime, generate_prime_pair, has_small_factor, miller_rabin_rounds, random_candidate,
@@ -206,7 +214,7 @@ fn rem_small_matches_oracle() {
 fn has_small_factor_oracle(x: &BigUint) -> bool {
     let mut p = 3u32;
     while (p as usize) < SIEVE_LIMIT {
-        if num_integer::Integer::is_multiple_of(x, &BigUint::from(p)) && x != &BigUint::from(p) {
+        if Integer::is_multiple_of(x, &BigUint::from(p)) && x != &BigUint::from(p) {
             return true;
         }
         if x == &BigUint::from(p) {

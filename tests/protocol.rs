@@ -296,3 +296,110 @@ fn injected_faults_release_nothing() {
     let p = device.sign(&mut rng, &req, &pin).unwrap();
     server.complete(&mut rng, &req, &p, T0).unwrap();
 }
+
+/// A partial signature with a chosen y, sealed exactly as a device would (SPEC §4.4, §6).
+fn forged_partial(
+    rng: &mut ChaCha20Rng,
+    server: &Server<InMemoryKeyStore<ServerShare>>,
+    request: &SigningRequest,
+    y: &[u8],
+) -> SealedPartialSignature {
+    use sha2::{Digest, Sha256};
+    let mut aad = b"SRSA\x01\x04".to_vec();
+    aad.extend_from_slice(request.key_id());
+    aad.extend_from_slice(request.request_id());
+    aad.extend_from_slice(&Sha256::digest(request.to_bytes()));
+    let mut plaintext = b"SRSA\x01\x06".to_vec();
+    plaintext.extend_from_slice(&[7u8; 32]); // some OTP: y is checked before the OTP
+    plaintext.extend_from_slice(y);
+    let sealed =
+        split_rsa::seal_to_server(rng, &server.transport_public_key(), &aad, &plaintext).unwrap();
+    let mut bytes = b"SRSA\x01\x04".to_vec();
+    bytes.extend_from_slice(request.key_id());
+    bytes.extend_from_slice(request.request_id());
+    bytes.extend_from_slice(sealed.enc());
+    bytes.extend_from_slice(&(sealed.ciphertext().len() as u32).to_be_bytes());
+    bytes.extend_from_slice(sealed.ciphertext());
+    SealedPartialSignature::from_bytes(&bytes).unwrap()
+}
+
+#[test]
+fn out_of_range_or_tampered_y_is_refused_counted_and_leaks_nothing() {
+    let mut rng = rng(8);
+    let server = server(&mut rng);
+    let size = KeySize::insecure_for_tests(768).unwrap();
+    let pin = pin2("50731");
+    let (reg, request) = DeviceRegistration::start(
+        &mut rng,
+        KeyPurpose::Signing,
+        size,
+        &server.transport_public_key(),
+    )
+    .unwrap();
+    let n1 = request.n1().to_vec();
+    let response = server.register(&mut rng, &request, T0).unwrap();
+    let device = reg
+        .finish(
+            &mut rng,
+            response,
+            &pin,
+            Argon2Params::insecure_fast_for_tests(),
+        )
+        .unwrap();
+    let scheme = Scheme::Pkcs1v15(HashAlg::Sha256);
+    let digest = HashAlg::Sha256.digest(b"s");
+    let req = SigningRequest::new(&mut rng, *device.key_id(), scheme, &digest).unwrap();
+
+    // y = n1 and y = all-ones: out of range, refused with a decode error naming y, counted.
+    let mut all_ones = vec![0xffu8; n1.len()];
+    all_ones[0] = 0xff;
+    for y in [n1.clone(), all_ones] {
+        let p = forged_partial(&mut rng, &server, &req, &y);
+        let e = server.complete(&mut rng, &req, &p, T0).unwrap_err();
+        assert_eq!(
+            e,
+            Error::Decode(split_rsa::DecodeError::new(
+                "y",
+                split_rsa::DecodeErrorKind::OutOfRange
+            ))
+        );
+    }
+    // A y of the wrong length: refused.
+    let p = forged_partial(&mut rng, &server, &req, &n1[1..]);
+    assert!(matches!(
+        server.complete(&mut rng, &req, &p, T0),
+        Err(Error::Decode(_))
+    ));
+    // Tampered y values in range (0, 1, n1 - 1, random): exactly a wrong PIN, no detail.
+    let mut n1_minus_1 = n1.clone();
+    *n1_minus_1.last_mut().unwrap() -= 1;
+    let mut random = vec![0u8; n1.len()];
+    rand_core::Rng::fill_bytes(&mut rng, &mut random);
+    random[0] &= 0x7f;
+    let mut zero = vec![0u8; n1.len()];
+    let mut one = zero.clone();
+    *one.last_mut().unwrap() = 1;
+    zero[0] = 0;
+    // The three refused above were charged: the key is locked for 3 hours.
+    let p = forged_partial(&mut rng, &server, &req, &zero);
+    assert!(matches!(
+        server.complete(&mut rng, &req, &p, T0),
+        Err(Error::KeyLocked { .. })
+    ));
+    let later = T0 + 3 * 3600;
+    let mut attempts = 9 - 3;
+    for y in [zero, one, n1_minus_1] {
+        let p = forged_partial(&mut rng, &server, &req, &y);
+        attempts -= 1;
+        match server.complete(&mut rng, &req, &p, later) {
+            Err(Error::WrongPin { attempts_left, .. }) => assert_eq!(attempts_left, attempts),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Locked now (6 failures): the next one is refused without evaluation.
+    let p = forged_partial(&mut rng, &server, &req, &random);
+    assert!(matches!(
+        server.complete(&mut rng, &req, &p, later),
+        Err(Error::KeyLocked { .. })
+    ));
+}

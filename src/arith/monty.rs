@@ -163,7 +163,7 @@ pub(crate) fn mont_mul_portable(out: &mut [Limb], a: &[Limb], b: &[Limb], n: &[L
         t[k] = c + c3;
     }
     final_sub(out, &t[..k], t[k], n);
-    buf.zeroize();
+    t.zeroize();
 }
 
 /// Portable Montgomery squaring: `out = a^2 / R mod n`, `a < n`. Computes the full square
@@ -175,12 +175,12 @@ pub(crate) fn mont_sqr_portable(out: &mut [Limb], a: &[Limb], n: &[Limb], n0inv:
     let a = &a[..k];
     let mut buf = [0 as Limb; 2 * MAX_LIMBS];
     let t = &mut buf[..2 * k];
-    // Cross products a_i a_j, i < j.
+    // Cross products a_i a_j, i < j: row i adds a_i * a[i+1..] at t[2i+1..].
     for i in 0..k {
         let ai = a[i];
         let mut c = 0;
-        for j in i + 1..k {
-            (t[i + j], c) = mac(t[i + j], ai, a[j], c);
+        for (tj, &aj) in t[2 * i + 1..i + k].iter_mut().zip(&a[i + 1..]) {
+            (*tj, c) = mac(*tj, ai, aj, c);
         }
         t[i + k] = c;
     }
@@ -192,26 +192,26 @@ pub(crate) fn mont_sqr_portable(out: &mut [Limb], a: &[Limb], n: &[Limb], n0inv:
         *x = y;
     }
     let mut c = 0;
-    for i in 0..k {
-        let (lo, hi) = mac(0, a[i], a[i], 0);
-        let (x, c1) = adc(t[2 * i], lo, c);
-        t[2 * i] = x;
-        let (y, c2) = adc(t[2 * i + 1], hi, c1);
-        t[2 * i + 1] = y;
+    for (pair, &ai) in t.chunks_exact_mut(2).zip(a) {
+        let (lo, hi) = mac(0, ai, ai, 0);
+        let (x, c1) = adc(pair[0], lo, c);
+        let (y, c2) = adc(pair[1], hi, c1);
+        pair[0] = x;
+        pair[1] = y;
         c = c2;
     }
-    // Montgomery reduction of the 2k-limb t.
+    // Montgomery reduction of the 2k-limb t, one row of n per limb.
     let mut hi_carry = 0;
     for i in 0..k {
         let m = t[i].wrapping_mul(n0inv);
         let mut c = 0;
-        for j in 0..k {
-            (t[i + j], c) = mac(t[i + j], m, n[j], c);
+        for (tj, &nj) in t[i..i + k].iter_mut().zip(n) {
+            (*tj, c) = mac(*tj, m, nj, c);
         }
         (t[i + k], hi_carry) = adc(t[i + k], c, hi_carry);
     }
     final_sub(out, &t[k..], hi_carry, n);
-    buf.zeroize();
+    t.zeroize();
 }
 
 impl<M> Modulus<M> {

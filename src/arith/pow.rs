@@ -1,11 +1,10 @@
 //! Modular exponentiation: constant-time fixed-window for secret exponents, and a
 //! `_vartime` square-and-multiply for public ones.
 
-use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 use super::monty::{Modulus, Residue};
-use super::uint::{Limb, Uint, mask};
+use super::uint::{Limb, Uint};
 
 /// The window width for a constant-time exponentiation with an exponent of `exp_bits` bits
 /// and a modulus of `nlimbs` limbs. Chosen by measurement (docs/benchmarks.md): the cost is
@@ -117,11 +116,5 @@ fn lookup_public(table: &[Limb], k: usize, i: usize) -> Uint {
 /// `out = table[digit]` by reading every entry and keeping the one whose index matches
 /// (constant time in `digit`).
 fn lookup_ct(table: &[Limb], k: usize, digit: Limb, out: &mut [Limb]) {
-    out.fill(0);
-    for (i, entry) in table.chunks_exact(k).enumerate() {
-        let m = mask((i as Limb).ct_eq(&digit));
-        for (o, e) in out.iter_mut().zip(entry) {
-            *o |= m & e;
-        }
-    }
+    super::backend::select_ct(table, k, digit, out);
 }

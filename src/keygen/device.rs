@@ -15,6 +15,12 @@ use crate::prime::{PUBLIC_EXPONENT, generate_prime_pair};
 /// `[0, 2^(|n1| + 128))`.
 pub const D1_PRIME_EXTRA_BITS: usize = 128;
 
+/// [`D1_PRIME_EXTRA_BITS`] in bytes.
+const D1_PRIME_EXTRA_BYTES: usize = 16;
+
+/// [`D1_PRIME_EXTRA_BITS`] in 64-bit limbs.
+const D1_PRIME_EXTRA_LIMBS: usize = 2;
+
 /// The device's share of a split key (SPEC §3 step 3): the device modulus `n1` and the
 /// exponent share `d1'`, a uniformly random `(|n1| + 128)`-bit string.
 ///
@@ -152,7 +158,7 @@ impl DeviceShare {
     /// `φ(n1)` and `d1`. Returns the device's share and the payload for the server.
     ///
     /// All computations on secrets are constant time (prime generation declassifies only
-    /// rejected candidates, see [`crate::prime`]). The RNG is the caller's; a seeded RNG gives
+    /// rejected candidates; see the `prime` module docs). The RNG is the caller's; a seeded RNG gives
     /// a reproducible key (tests).
     pub fn generate<R: CryptoRng + ?Sized>(
         size: KeySize,
@@ -175,7 +181,7 @@ impl DeviceShare {
             return Err(KeyError::ModulusSize.into());
         }
         // d1': a fixed-length uniformly random bit string, not reduced mod anything.
-        let mut buf = Zeroizing::new(vec![0u8; (size.bits() + D1_PRIME_EXTRA_BITS) >> 3]);
+        let mut buf = Zeroizing::new(vec![0u8; size.bytes() + D1_PRIME_EXTRA_BYTES]);
         rng.fill_bytes(&mut buf);
         let d1_prime = Uint::from_be_bytes(&buf);
         let d1_second = split_exponent(&d1, &d1_prime, &phi1).resize(size.limbs());
@@ -212,7 +218,7 @@ impl DeviceShare {
     /// Builds a share from its parts, e.g. after unsealing `d1'` (SPEC §5). `d1_prime` is
     /// resized to `|n1| + 128` bits (higher bits dropped).
     pub(crate) fn from_parts(size: KeySize, n1: Modulus<N1>, d1_prime: &Uint) -> Self {
-        let mut d = d1_prime.resize(size.limbs() + (D1_PRIME_EXTRA_BITS >> 6));
+        let mut d = d1_prime.resize(size.limbs() + D1_PRIME_EXTRA_LIMBS);
         d.truncate_bits(size.bits() + D1_PRIME_EXTRA_BITS);
         Self {
             size,
@@ -240,7 +246,9 @@ impl DeviceShare {
     /// `d1'` as `(|n1| + 128)/8` big-endian bytes in a wiping buffer (for sealing, SPEC §5).
     #[allow(dead_code)] // for the PIN sealing module (SPEC §5)
     pub(crate) fn d1_prime_be_bytes(&self) -> Zeroizing<Vec<u8>> {
-        self.d1_prime.to_be_bytes(self.d1_prime_bits() >> 3).0
+        self.d1_prime
+            .to_be_bytes(self.size.bytes() + D1_PRIME_EXTRA_BYTES)
+            .0
     }
 }
 
