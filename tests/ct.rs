@@ -117,8 +117,29 @@ mod memcheck {
     }
 }
 
+/// Honours `SPLIT_RSA_ASSUME_ADX` (as tests/backend.rs does): valgrind executes MULX/ADCX/ADOX
+/// but hides the ADX CPUID bit, so without it every case runs the portable kernels under
+/// valgrind. Set the variable to check the x86-64 assembly kernels as well.
+fn backend_setup() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("SPLIT_RSA_ASSUME_ADX").is_some() {
+            // SAFETY: whoever sets the variable vouches that the (emulated) CPU executes
+            // MULX/ADCX/ADOX, as valgrind does.
+            unsafe { split_rsa::hazmat::backend::assume_adx_unchecked() };
+        }
+        eprintln!(
+            "ct: backend {}",
+            split_rsa::hazmat::backend::active_backend()
+        );
+    });
+}
+
 /// Marks an integer secret: memcheck now reports any branch or address that depends on it.
+/// (Every case marks its secrets before the secret computation, so this is also where the
+/// backend choice is made, once.)
 fn secret(x: &Uint) {
+    backend_setup();
     memcheck::undefined(x.as_limbs());
 }
 
