@@ -22,7 +22,8 @@
 //! key of the same size for the full-protocol measurements, which need a registered device).
 //! Every contender's result is checked before anything is timed.
 //!
-//! Run: `cargo bench --bench protocol -- --sample-size 10`.
+//! Run: `cargo bench --bench protocol -- --sample-size 10`. With `SPLIT_RSA_FORCE_PORTABLE=1`
+//! our side uses the portable kernels instead of the BMI2/ADX assembly.
 
 // Bench code: a panic is a failed setup; `missing_docs` for the items `criterion_group!` makes.
 #![allow(
@@ -62,6 +63,12 @@ fn group_times(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::Wal
 }
 
 fn bench_protocol(c: &mut Criterion) {
+    // `SPLIT_RSA_FORCE_PORTABLE=1`: our side runs the portable kernels (what a CPU without
+    // BMI2/ADX gets) instead of the x86-64 assembly.
+    if std::env::var_os("SPLIT_RSA_FORCE_PORTABLE").is_some() {
+        split_rsa::hazmat::backend::force_portable(true);
+    }
+    eprintln!("backend: {}", split_rsa::hazmat::backend::active_backend());
     let mut rng = ChaCha20Rng::seed_from_u64(0x7072_6f74_6f63_6f6c);
     let size = KeySize::BITS_3072;
 
@@ -124,6 +131,11 @@ fn bench_protocol(c: &mut Criterion) {
     let exp = Uint::from_be_slice(&exp_be, size.bits() / 64).expect("fits");
     let base = Uint::from_be_slice(&base_be, size.bits() / 64).expect("fits");
     let ours_modexp = |x: &Uint| n1.from_monty(&n1.pow(&n1.to_monty(x), &exp, 3072));
+    // The same with an exponent as long as d1' (3200 bits): the device's exponentiation
+    // without anything else, to show where the device's extra time over 3072 bits goes.
+    let mut exp3200 = exp.resize(d1p.nlimbs());
+    exp3200.set_bit(3199);
+    let ours_modexp_3200 = |x: &Uint| n1.from_monty(&n1.pow(&n1.to_monty(x), &exp3200, 3200));
 
     // OpenSSL constant-time modexp with the same operands.
     let mut on = BigNum::from_slice(&n1_be).expect("bn");
@@ -225,6 +237,58 @@ fn bench_protocol(c: &mut Criterion) {
         .expect("complete");
     record.accept(&request, &answer).expect("accept");
 
+    // ---- Paired ratios: each pair runs both sides back to back, so load drift on a shared
+    // machine hits both alike; the median of the per-pair ratios is printed (stderr) beside
+    // criterion's separate medians.
+    let mut report = |name: &str, pairs: usize, a: &mut dyn FnMut(), b: &mut dyn FnMut()| {
+        let (r, ta, tb) = paired_ratio(pairs, a, b);
+        eprintln!(
+            "paired {name}: median ratio {r:.3} over {pairs} pairs (medians {ta:.2?} / {tb:.2?})"
+        );
+    };
+    report(
+        "device_partial_signature / ours_modexp_3072",
+        41,
+        &mut || drop(black_box(device_partial(&digest, &salt))),
+        &mut || drop(black_box(ours_modexp(&base))),
+    );
+    report(
+        "device_partial_signature / ours_modexp_3200bit_exponent",
+        41,
+        &mut || drop(black_box(device_partial(&digest, &salt))),
+        &mut || drop(black_box(ours_modexp_3200(&base))),
+    );
+    report(
+        "ours_modexp_3072 / openssl_ct_modexp_3072",
+        41,
+        &mut || drop(black_box(ours_modexp(&base))),
+        &mut || out.mod_exp(&ox, &oe, &on, &mut ctx).expect("mod_exp"),
+    );
+    report(
+        "server_complete / openssl_ct_modexp_plus_rsa3072_crt",
+        41,
+        &mut || drop(black_box(signing::server_complete(&key, &y_pss, &m_pss))),
+        &mut || {
+            out.mod_exp(&ox, &oe, &on, &mut ctx).expect("mod_exp");
+            orsa3072
+                .private_encrypt(&crt_in, &mut crt_out, Padding::NONE)
+                .expect("rsa");
+        },
+    );
+    report(
+        "ours_verify_pss_sha256 / openssl_verify_pss_sha256",
+        401,
+        &mut || verify(&pk, pss, &digest, black_box(&sig_pss)).expect("ok"),
+        &mut || assert!(openssl_verify(&mut ovctx, pss, black_box(&sig_pss))),
+    );
+    report(
+        "ours_verify_pkcs1v15_sha256 / openssl_verify_pkcs1v15_sha256",
+        401,
+        &mut || verify(&pk, pkcs1, &digest, black_box(&sig_pkcs1)).expect("ok"),
+        &mut || assert!(openssl_verify(&mut ovctx, pkcs1, black_box(&sig_pkcs1))),
+    );
+    drop(report);
+
     // ---- (a) Device.
     let mut g = c.benchmark_group("protocol_device_3072");
     group_times(&mut g);
@@ -233,6 +297,9 @@ fn bench_protocol(c: &mut Criterion) {
     });
     g.bench_function("ours_modexp_3072", |b| {
         b.iter(|| ours_modexp(black_box(&base)))
+    });
+    g.bench_function("ours_modexp_3200bit_exponent", |b| {
+        b.iter(|| ours_modexp_3200(black_box(&base)))
     });
     g.bench_function("openssl_ct_modexp_3072", |b| {
         b.iter(|| {
@@ -320,6 +387,31 @@ fn bench_protocol(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// Runs `a` then `b`, `pairs` times; returns the median of the per-pair ratios `t(a)/t(b)`
+/// and the median time of each side.
+fn paired_ratio(
+    pairs: usize,
+    a: &mut dyn FnMut(),
+    b: &mut dyn FnMut(),
+) -> (f64, Duration, Duration) {
+    let (mut ratios, mut ta, mut tb) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..pairs {
+        let t = Instant::now();
+        a();
+        let da = t.elapsed();
+        let t = Instant::now();
+        b();
+        let db = t.elapsed();
+        ratios.push(da.as_secs_f64() / db.as_secs_f64());
+        ta.push(da);
+        tb.push(db);
+    }
+    ratios.sort_by(f64::total_cmp);
+    ta.sort();
+    tb.sort();
+    (ratios[pairs / 2], ta[pairs / 2], tb[pairs / 2])
 }
 
 criterion_group!(benches, bench_protocol);
