@@ -480,7 +480,7 @@ fn ct_miller_rabin_round_secret() {
         (p2, 384, true),
         (&p * &q, 512, false),
     ] {
-        let mut xu = uint(&x, bits / 64);
+        let mut xu = uint(&x, bits >> 6);
         secret_odd(&mut xu);
         let mr = prime::MillerRabin::<P>::new(xu, bits).expect("odd candidate");
         // DECLASSIFY: whether 2^33 | x - 1 (generate_prime discards such a candidate).
@@ -505,7 +505,7 @@ fn ct_keygen_private_exponent_and_split() {
     let mut r = rng(14);
     for (seed, bits) in [(15u64, 256usize), (16, 384)] {
         let (p, q) = prime_pair(seed, bits);
-        let w = bits / 64;
+        let w = bits.div_ceil(64);
         let (pu, qu) = (uint(&p, w), uint(&q, w));
         let d1p = random(&mut r, 2 * bits + keygen::D1_PRIME_EXTRA_BITS, false);
         let d1pu = uint(&d1p, limbs(&d1p));
@@ -539,7 +539,7 @@ fn ct_keygen_crt_params_and_inverse() {
     let mut r = rng(17);
     for (seed, bits) in [(18u64, 256usize), (19, 384)] {
         let (p, q) = prime_pair(seed, bits);
-        let w = bits / 64;
+        let w = bits.div_ceil(64);
         let n2 = &p * &q;
         let n2m = Modulus::<keygen::N2>::new(uint(&n2, 2 * w)).expect("odd");
         let n1 = random(&mut r, 512, true);
