@@ -92,3 +92,40 @@ pub mod backend {
         mont_mul_slices_portable, mont_sqr_slices, mont_sqr_slices_portable,
     };
 }
+
+/// The two-party signing arithmetic (SPEC §4 steps 3 and 5) on raw key parts, for tests,
+/// benchmarks and the constant-time checks. No padding, no protocol state, no lockout: the
+/// caller encodes the message and decides what to do with each verdict.
+pub mod signing {
+    use crate::keygen::{N, N1, N2, P2, Q2, ServerShare};
+    pub use crate::signing::{
+        CompletionKey, check_s2, combine, complete_s1, complete_s2, device_exponentiate,
+    };
+
+    /// The parts of a server share that complete a signature (SPEC §4 step 5).
+    pub fn completion_key(share: &ServerShare) -> CompletionKey<'_, N1, P2, Q2, N2, N> {
+        share.completion_key()
+    }
+
+    /// SPEC §4 step 5, the server's whole arithmetic, exactly as [`crate::Server::complete`]
+    /// runs it: [`complete_s1`] and its verdict, [`complete_s2`] with [`check_s2`], then
+    /// [`combine`] with the final check. Returns `s < n` as an integer of n's width. `y` must
+    /// be `< n1` and `m < n`.
+    ///
+    /// Branches on the three verdicts (declassified: they are what the protocol reveals).
+    ///
+    /// # Errors
+    /// [`crate::Error::SigningFailed`] if `s1^e ≠ m (mod n1)` (wrong device share);
+    /// [`crate::Error::Fault`] if a check of the server's own computation fails.
+    pub fn server_complete<A, P, Q, B, C>(
+        key: &CompletionKey<'_, A, P, Q, B, C>,
+        y: &crate::arith::Uint,
+        m: &crate::arith::Uint,
+    ) -> crate::Result<crate::arith::Uint> {
+        use crate::signing::{CompletionFailure, Fault};
+        crate::signing::server_complete(key, y, m, Fault::None).map_err(|f| match f {
+            CompletionFailure::WrongShare => crate::Error::SigningFailed,
+            CompletionFailure::Fault => crate::Error::Fault,
+        })
+    }
+}

@@ -12,7 +12,7 @@ use pkcs1::der::{Decode, Encode, ErrorKind};
 use pkcs1::{ALGORITHM_OID, RsaPublicKeyRef};
 use spki::SubjectPublicKeyInfoRef;
 
-use crate::arith::{LIMB_BYTES, Modulus, Uint};
+use crate::arith::{LIMB_BYTES, Modulus, Residue, Uint};
 use crate::error::{DecodeError, DecodeErrorKind, Error, KeyError, Result};
 use crate::keygen::N;
 
@@ -40,6 +40,9 @@ pub struct PublicKey {
     bits: usize,
     /// The Montgomery context of `n`, for verification.
     modulus: Modulus<N>,
+    /// `R^2 mod n` as a Montgomery representative (`R = 2^(64·limbs)`): one Montgomery
+    /// multiplication by it takes a plain integer into Montgomery form (verification).
+    r2: Residue<N>,
     /// The canonical encodings, computed once at construction so that export cannot fail.
     pkcs1_der: Vec<u8>,
     spki_der: Vec<u8>,
@@ -116,6 +119,8 @@ impl PublicKey {
         let n_uint =
             Uint::from_be_slice(n, n.len().div_ceil(LIMB_BYTES)).ok_or(KeyError::ModulusSize)?;
         let modulus = Modulus::new(n_uint).ok_or(KeyError::EvenModulus)?;
+        // The representative of R mod n (Montgomery one) taken into Montgomery form: R^2 mod n.
+        let r2 = modulus.to_monty(modulus.one().as_montgomery());
 
         // Canonical encodings. They cannot fail for a modulus of at most 8192 bits; a failure
         // would mean the modulus cannot be represented, reported as a size error.
@@ -141,6 +146,7 @@ impl PublicKey {
             n_bytes: n.to_vec(),
             bits,
             modulus,
+            r2,
             pkcs1_der,
             spki_der,
             pkcs1_pem,
@@ -184,6 +190,11 @@ impl PublicKey {
     /// The Montgomery context of `n`.
     pub(crate) fn modulus(&self) -> &Modulus<N> {
         &self.modulus
+    }
+
+    /// `R^2 mod n` as a Montgomery representative (see [`crate::verify`]).
+    pub(crate) fn r2(&self) -> &Residue<N> {
+        &self.r2
     }
 
     /// The PKCS#1 `RSAPublicKey` DER encoding (RFC 8017 §A.1.1).

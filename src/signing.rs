@@ -18,12 +18,7 @@ pub const PUBLIC_EXPONENT: u32 = 65537;
 /// SPEC §4 step 3: `y = m^d1' mod n1`, constant time. `m` is the encoded message as an
 /// integer (any width; it is reduced mod n1), `d1p` the device share with its public bit
 /// length `d1p_bits` (|n1| + 128).
-pub(crate) fn device_exponentiate<A>(
-    n1: &Modulus<A>,
-    d1p: &Uint,
-    d1p_bits: usize,
-    m: &Uint,
-) -> Uint {
+pub fn device_exponentiate<A>(n1: &Modulus<A>, d1p: &Uint, d1p_bits: usize, m: &Uint) -> Uint {
     let base = n1.to_monty(m);
     n1.from_monty(&n1.pow(&base, d1p, d1p_bits))
 }
@@ -35,20 +30,39 @@ fn check_e<M>(modulus: &Modulus<M>, x: &Residue<M>, m: &Residue<M>) -> Choice {
     modulus.pow_vartime(x, &e).ct_eq(m)
 }
 
+/// DECLASSIFY: turns one of the three check verdicts of [`server_complete`] into a `bool` the
+/// server branches on. This is the only place in the signing arithmetic where a value computed
+/// from secrets steers control flow, and it is deliberate: the verdict is exactly what the
+/// protocol reveals anyway (SPEC §4 step 5: "wrong PIN", or a fault after which nothing is
+/// released). The constant-time test (tests/ct.rs) runs the steps before each verdict with
+/// secret inputs and declassifies the verdicts itself, at the same points.
+fn declassify_verdict(verdict: Choice) -> bool {
+    bool::from(verdict)
+}
+
 /// The server's key parts needed to complete a signature, borrowed from its share. Ring markers:
 /// `A` = n1, `P`/`Q` = the server's primes, `B` = n2, `C` = n.
-pub(crate) struct CompletionKey<'a, A, P, Q, B, C> {
+#[derive(Debug)]
+pub struct CompletionKey<'a, A, P, Q, B, C> {
+    /// The device modulus `n1`.
     pub n1: &'a Modulus<A>,
+    /// The device's second exponent share `d1''` (secret); its width is the exponent length.
     pub d1pp: &'a Uint,
+    /// The server's prime `p2` (secret).
     pub p2: &'a Modulus<P>,
+    /// The server's prime `q2` (secret).
     pub q2: &'a Modulus<Q>,
+    /// `dp = e^-1 mod (p2 - 1)` (secret); its width is the exponent length.
     pub dp: &'a Uint,
+    /// `dq = e^-1 mod (q2 - 1)` (secret); its width is the exponent length.
     pub dq: &'a Uint,
     /// `q2^-1 mod p2`.
     pub qinv: &'a Residue<P>,
+    /// The server modulus `n2 = p2·q2`.
     pub n2: &'a Modulus<B>,
     /// `n1^-1 mod n2`.
     pub n1_inv: &'a Residue<B>,
+    /// The composite modulus `n = n1·n2`.
     pub n: &'a Modulus<C>,
 }
 
@@ -72,8 +86,67 @@ pub(crate) enum CompletionFailure {
     Fault,
 }
 
+/// SPEC §4 step 5, first step: `s1 = y · m^d1'' mod n1` and the verdict `s1^e = m (mod n1)`
+/// (set iff the device used the right share, i.e. the right PIN). Constant time in `y`,
+/// `d1''` and `m`; the verdict is secret until the caller declassifies it. Returns `s1 < n1`
+/// as an integer of n1's width.
+pub fn complete_s1<A, P, Q, B, C>(
+    key: &CompletionKey<'_, A, P, Q, B, C>,
+    y: &Uint,
+    m: &Uint,
+) -> (Uint, Choice) {
+    let m1 = key.n1.to_monty(m);
+    let t = key.n1.pow(&m1, key.d1pp, key.d1pp.bits_precision());
+    let s1 = key.n1.mul(&key.n1.to_monty(y), &t);
+    let valid = check_e(key.n1, &s1, &m1);
+    (key.n1.from_monty(&s1), valid)
+}
+
+/// SPEC §4 step 5, the server's own signature: `s2 = m^d2 mod n2` by CRT over `p2`, `q2`
+/// (`m^dp mod p2`, `m^dq mod q2`, Garner with `q2^-1 mod p2`). Constant time in the key and
+/// `m`. Returns `s2 < n2` as an integer of n2's width, **unchecked** (see [`check_s2`]).
+pub fn complete_s2<A, P, Q, B, C>(key: &CompletionKey<'_, A, P, Q, B, C>, m: &Uint) -> Uint {
+    let sp = key.p2.from_monty(
+        &key.p2
+            .pow(&key.p2.to_monty(m), key.dp, key.dp.bits_precision()),
+    );
+    let sq = key.q2.from_monty(
+        &key.q2
+            .pow(&key.q2.to_monty(m), key.dq, key.dq.bits_precision()),
+    );
+    garner(&sq, key.q2, &sp, key.p2, key.qinv).resize(key.n2.nlimbs())
+}
+
+/// The fault check of `s2`: set iff `s2^e = m (mod n2)`. Constant time (secret until
+/// declassified).
+pub fn check_s2<A, P, Q, B, C>(
+    key: &CompletionKey<'_, A, P, Q, B, C>,
+    s2: &Uint,
+    m: &Uint,
+) -> Choice {
+    check_e(key.n2, &key.n2.to_monty(s2), &key.n2.to_monty(m))
+}
+
+/// SPEC §4 step 5, last step: `s = s1 + n1·((s2 - s1)·n1^-1 mod n2)` and its fault check
+/// `s^e = m (mod n)` (STYLE.md rule 6). Constant time; the check is secret until declassified.
+/// Returns `s < n` as an integer of n's width.
+pub fn combine<A, P, Q, B, C>(
+    key: &CompletionKey<'_, A, P, Q, B, C>,
+    s1: &Uint,
+    s2: &Uint,
+    m: &Uint,
+) -> (Uint, Choice) {
+    let s = garner(s1, key.n1, s2, key.n2, key.n1_inv).resize(key.n.nlimbs());
+    let s_res = key.n.to_monty(&s);
+    let ok = check_e(key.n, &s_res, &key.n.to_monty(m));
+    (key.n.from_monty(&s_res), ok)
+}
+
 /// SPEC §4 step 5, the arithmetic: from the device's `y` and the encoded message `m < n`,
 /// returns the signature `s < n` (as an integer of n's width) or why it failed.
+///
+/// [`complete_s1`], then [`complete_s2`] with [`check_s2`], then [`combine`]; the three verdicts
+/// are declassified ([`declassify_verdict`]) and branched on, nothing else is.
 ///
 /// `y` must already be known to be `< n1` (a decoding check).
 pub(crate) fn server_complete<A, P, Q, B, C>(
@@ -83,46 +156,30 @@ pub(crate) fn server_complete<A, P, Q, B, C>(
     fault: Fault,
 ) -> Result<Uint, CompletionFailure> {
     // s1 = y * m^d1'' mod n1; valid := s1^e = m (mod n1).
-    let m1 = key.n1.to_monty(m);
-    let t = key.n1.pow(&m1, key.d1pp, key.d1pp.bits_precision());
-    let s1 = key.n1.mul(&key.n1.to_monty(y), &t);
-    // Declassified on purpose: a wrong share is the protocol's "wrong PIN" answer.
-    if !bool::from(check_e(key.n1, &s1, &m1)) {
+    let (s1, valid) = complete_s1(key, y, m);
+    // DECLASSIFY: a wrong share is the protocol's "wrong PIN" answer.
+    if !declassify_verdict(valid) {
         return Err(CompletionFailure::WrongShare);
     }
-    let s1 = key.n1.from_monty(&s1);
-
-    // s2 = m^d2 mod n2 by CRT over p2, q2 (Garner with q2^-1 mod p2).
-    let sp = key.p2.from_monty(
-        &key.p2
-            .pow(&key.p2.to_monty(m), key.dp, key.dp.bits_precision()),
-    );
-    let sq = key.q2.from_monty(
-        &key.q2
-            .pow(&key.q2.to_monty(m), key.dq, key.dq.bits_precision()),
-    );
-    let mut s2 = garner(&sq, key.q2, &sp, key.p2, key.qinv);
+    // s2 = m^d2 mod n2 by CRT over p2, q2, checked.
+    let mut s2 = complete_s2(key, m);
     if fault == Fault::S2 {
         flip_low_bit(&mut s2);
     }
-    let m2 = key.n2.to_monty(m);
-    let s2_res = key.n2.to_monty(&s2);
-    if !bool::from(check_e(key.n2, &s2_res, &m2)) {
+    // DECLASSIFY: a failed check is a fault; nothing is released.
+    if !declassify_verdict(check_s2(key, &s2, m)) {
         return Err(CompletionFailure::Fault);
     }
-    let mut s2 = key.n2.from_monty(&s2_res);
     if fault == Fault::S2AfterCheck {
         flip_low_bit(&mut s2);
     }
-
     // s = s1 + n1 * ((s2 - s1) * n1^-1 mod n2); check s^e = m (mod n) before release.
-    let s = garner(&s1, key.n1, &s2, key.n2, key.n1_inv).resize(key.n.nlimbs());
-    let s_res = key.n.to_monty(&s);
-    let m_n = key.n.to_monty(m);
-    if !bool::from(check_e(key.n, &s_res, &m_n)) {
+    let (s, ok) = combine(key, &s1, &s2, m);
+    // DECLASSIFY: a failed final check is a fault; nothing is released.
+    if !declassify_verdict(ok) {
         return Err(CompletionFailure::Fault);
     }
-    Ok(key.n.from_monty(&s_res))
+    Ok(s)
 }
 
 fn flip_low_bit(x: &mut Uint) {

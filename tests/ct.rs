@@ -21,7 +21,10 @@
 //! valgrind and requires exit code 99 with a "Conditional jump or move depends on
 //! uninitialised value" report.
 //!
-//! **Adding a case** (later issues: key generation, signing): write one `#[test]` function that
+//! Covered: the arithmetic primitives (issue 2), key generation's secret steps (issue 3) and the
+//! signing path (issue 4); see the section comments below.
+//!
+//! **Adding a case**: write one `#[test]` function that
 //! builds its inputs, calls [`secret`] on each secret input, runs the computation, calls
 //! [`declassify`] on each result and asserts on it.
 
@@ -37,9 +40,13 @@
 )]
 
 use num_bigint::BigUint;
+use num_traits::Zero;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use split_rsa::hazmat::arith::{LIMB_BYTES, Modulus, Residue, Uint, garner, inv_small_prime_mod};
+use split_rsa::hazmat::{keygen, padding, prime, signing};
+use split_rsa::{DeviceShare, HashAlg, KeySize, Scheme, ServerShare};
+use std::sync::OnceLock;
 use subtle::Choice;
 
 /// Valgrind memcheck client requests, as in `valgrind/memcheck.h`. Outside valgrind the magic
@@ -110,8 +117,29 @@ mod memcheck {
     }
 }
 
+/// Honours `SPLIT_RSA_ASSUME_ADX` (as tests/backend.rs does): valgrind executes MULX/ADCX/ADOX
+/// but hides the ADX CPUID bit, so without it every case runs the portable kernels under
+/// valgrind. Set the variable to check the x86-64 assembly kernels as well.
+fn backend_setup() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("SPLIT_RSA_ASSUME_ADX").is_some() {
+            // SAFETY: whoever sets the variable vouches that the (emulated) CPU executes
+            // MULX/ADCX/ADOX, as valgrind does.
+            unsafe { split_rsa::hazmat::backend::assume_adx_unchecked() };
+        }
+        eprintln!(
+            "ct: backend {}",
+            split_rsa::hazmat::backend::active_backend()
+        );
+    });
+}
+
 /// Marks an integer secret: memcheck now reports any branch or address that depends on it.
+/// (Every case marks its secrets before the secret computation, so this is also where the
+/// backend choice is made, once.)
 fn secret(x: &Uint) {
+    backend_setup();
     memcheck::undefined(x.as_limbs());
 }
 
@@ -354,6 +382,309 @@ fn ct_uint_ops_secret() {
     assert_eq!(declassify(&yu), x);
     assert!(declassify_choice(fit));
     assert_eq!(declassify(&back), &x * &y);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key generation (issue 3): the secret steps of prime generation and of the device's and the
+// server's key generation, on test-size primes (256 and 384 bits: 512 and 768-bit halves)
+// drawn from seeded RNGs before anything is marked.
+//
+// Declassification in prime generation: `generate_prime` turns the verdict on a candidate
+// (sieve hit, e | p-1, unsupported 2-adic valuation, Miller-Rabin "composite") into a `bool`
+// and discards a rejected candidate (each place is marked DECLASSIFY in src/prime.rs). The
+// cases below run every step *before* such a verdict on a secret candidate and then
+// declassify the verdict explicitly, at the same point the library does.
+
+/// A pair of distinct random primes of `bits` bits each (SPEC §2 prime generation, seeded).
+fn prime_pair(seed: u64, bits: usize) -> (BigUint, BigUint) {
+    let (p, q) = prime::generate_prime_pair::<P, Q, _>(bits, &mut rng(seed)).expect("primes");
+    (big(p.modulus()), big(q.modulus()))
+}
+
+/// The odd primes below the sieve limit, by trial division (oracle for the sieve).
+fn small_odd_primes() -> Vec<u32> {
+    (3..prime::SIEVE_LIMIT as u32)
+        .step_by(2)
+        .filter(|&n| {
+            (3..)
+                .step_by(2)
+                .take_while(|d| d * d <= n)
+                .all(|d| n % d != 0)
+        })
+        .collect()
+}
+
+/// The constant-time sieve on a secret candidate: `has_small_factor` (every group scanned),
+/// `rem_small` for a few public moduli, `e_divides_p_minus_1` and `too_close`, each with its
+/// verdict declassified explicitly after the computation (the point where `generate_prime`
+/// declassifies a rejection).
+#[test]
+fn ct_sieve_secret_candidate() {
+    let small = small_odd_primes();
+    let (p, q) = prime_pair(10, 384);
+    // A prime, a multiple of the largest sieve prime (65521), a multiple of 3, and a candidate
+    // with e = 65537 | x - 1.
+    let e = BigUint::from(65537u32);
+    let cands = [
+        p.clone(),
+        &q * 65521u32,
+        &p * 3u32,
+        (&q >> 20usize) * &e + 1u32,
+    ];
+    for x in &cands {
+        let w = limbs(x);
+        let xu = uint(x, w);
+        secret(&xu);
+        let hit = prime::has_small_factor(&xu);
+        let rems: Vec<u32> = [3u32, 65521, 65537, 4_294_967_291]
+            .iter()
+            .map(|&m| prime::rem_small(&xu, m))
+            .collect();
+        let e_div = prime::e_divides_p_minus_1(&xu);
+        // DECLASSIFY (as generate_prime does): the sieve verdict, then e | x - 1.
+        let want_hit = small.iter().any(|&s| (x % s).is_zero());
+        assert_eq!(declassify_choice(hit), want_hit);
+        for (r, m) in rems.iter().zip([3u32, 65521, 65537, 4_294_967_291]) {
+            let r = declassify_word(u64::from(*r));
+            assert_eq!(BigUint::from(r), x % m);
+        }
+        assert_eq!(
+            declassify_choice(e_div),
+            ((x - 1u32) % &e).is_zero(),
+            "e | x - 1"
+        );
+    }
+    // |p - q| > 2^(b-100) for two random primes; a prime and itself plus 2 are too close.
+    let (pu, qu) = (uint(&p, 6), uint(&q, 6));
+    let near = uint(&(&p + 2u32), 6);
+    secret(&pu);
+    secret(&qu);
+    secret(&near);
+    let far = prime::too_close(&pu, &qu, 384);
+    let close = prime::too_close(&pu, &near, 384);
+    assert!(!declassify_choice(far));
+    assert!(declassify_choice(close));
+}
+
+/// One Miller-Rabin round (`MillerRabin::new`, then `round`) with a secret candidate and a
+/// secret base: a prime passes for random bases, a product of two primes fails. The
+/// constant-time `pow` and the masked squaring loop run on secrets; only the verdict is
+/// declassified, as `generate_prime` does for a "composite" verdict.
+#[test]
+fn ct_miller_rabin_round_secret() {
+    let mut r = rng(11);
+    let (p, q) = prime_pair(12, 256);
+    let (p2, _) = prime_pair(13, 384);
+    for (x, bits, is_prime) in [
+        (p.clone(), 256, true),
+        (p2, 384, true),
+        (&p * &q, 512, false),
+    ] {
+        let mut xu = uint(&x, bits >> 6);
+        secret_odd(&mut xu);
+        let mr = prime::MillerRabin::<P>::new(xu, bits).expect("odd candidate");
+        // DECLASSIFY: whether 2^33 | x - 1 (generate_prime discards such a candidate).
+        assert!(declassify_choice(mr.supported()));
+        for _ in 0..2 {
+            let b = random(&mut r, bits + 64, false);
+            let bu = uint(&b, limbs(&b));
+            secret(&bu);
+            let base = mr.modulus().to_monty(&bu);
+            let verdict = mr.round(&base);
+            // DECLASSIFY: the round's verdict ("composite" rejects the candidate).
+            assert_eq!(declassify_choice(verdict), is_prime);
+        }
+    }
+}
+
+/// The device's key generation arithmetic (SPEC §3 steps 1-2) on secret primes:
+/// `private_exponent` (n1, φ, d1 = e^-1 mod φ), `reduce_mod_even` (d1' mod φ) and
+/// `split_exponent` (d1'' = (d1 - d1') mod φ) with a secret `(|n1| + 128)`-bit d1'.
+#[test]
+fn ct_keygen_private_exponent_and_split() {
+    let mut r = rng(14);
+    for (seed, bits) in [(15u64, 256usize), (16, 384)] {
+        let (p, q) = prime_pair(seed, bits);
+        let w = bits.div_ceil(64);
+        let (pu, qu) = (uint(&p, w), uint(&q, w));
+        let d1p = random(&mut r, 2 * bits + keygen::D1_PRIME_EXTRA_BITS, false);
+        let d1pu = uint(&d1p, limbs(&d1p));
+        secret(&pu);
+        secret(&qu);
+        secret(&d1pu);
+        let (n, phi, d, exists) = keygen::private_exponent(&pu, &qu);
+        let red = keygen::reduce_mod_even(&d1pu, &phi);
+        let d1pp = keygen::split_exponent(&d, &d1pu, &phi);
+        // Oracle.
+        let want_phi = (&p - 1u32) * (&q - 1u32);
+        let want_d = BigUint::from(65537u32)
+            .modinv(&want_phi)
+            .expect("gcd(e, phi) = 1");
+        // DECLASSIFY: the existence of d (generate aborts on a failure: a fault).
+        assert!(declassify_choice(exists));
+        assert_eq!(declassify(&n), &p * &q);
+        assert_eq!(declassify(&phi), want_phi);
+        assert_eq!(declassify(&d), want_d);
+        assert_eq!(declassify(&red), &d1p % &want_phi);
+        let want_d1pp = ((&want_d + &want_phi) - (&d1p % &want_phi)) % &want_phi;
+        assert_eq!(declassify(&d1pp), want_d1pp);
+    }
+}
+
+/// The server's key generation arithmetic (SPEC §3 step 5) on secret primes `p2`, `q2`:
+/// their Montgomery contexts, `crt_params` (dp, dq, q2^-1 mod p2) and `inverse_mod_n2`
+/// (n1^-1 mod n2 by Fermat mod each prime and Garner).
+#[test]
+fn ct_keygen_crt_params_and_inverse() {
+    let mut r = rng(17);
+    for (seed, bits) in [(18u64, 256usize), (19, 384)] {
+        let (p, q) = prime_pair(seed, bits);
+        let w = bits.div_ceil(64);
+        let n2 = &p * &q;
+        let n2m = Modulus::<keygen::N2>::new(uint(&n2, 2 * w)).expect("odd");
+        let n1 = random(&mut r, 512, true);
+        let n1u = uint(&n1, 8);
+        let (mut pu, mut qu) = (uint(&p, w), uint(&q, w));
+        secret_odd(&mut pu);
+        secret_odd(&mut qu);
+        let mp = Modulus::<keygen::P2>::new(pu).expect("odd");
+        let mq = Modulus::<keygen::Q2>::new(qu).expect("odd");
+        let (dp, dq, qinv, ok) = keygen::crt_params(&mp, &mq);
+        let (n1_inv, invertible) = keygen::inverse_mod_n2(&n1u, &mp, &mq, &qinv, &n2m);
+        let qinv_int = mp.from_monty(&qinv);
+        let n1_inv_int = n2m.from_monty(&n1_inv);
+        let e = BigUint::from(65537u32);
+        // DECLASSIFY: the existence verdicts (key generation aborts on a failure: a fault).
+        assert!(declassify_choice(ok));
+        assert!(declassify_choice(invertible));
+        assert_eq!(Some(declassify(&dp)), e.modinv(&(&p - 1u32)));
+        assert_eq!(Some(declassify(&dq)), e.modinv(&(&q - 1u32)));
+        assert_eq!(Some(declassify(&qinv_int)), q.modinv(&p));
+        assert_eq!(Some(declassify(&n1_inv_int)), n1.modinv(&n2));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing (issue 4): the device's partial signature and the server's completion, on one split
+// key with a 512-bit n1 and a 768-bit n2 (test sizes), generated once from a seeded RNG.
+
+/// The split key: the device's share and the server's share of one key.
+fn split_key() -> &'static (DeviceShare, ServerShare) {
+    static KEY: OnceLock<(DeviceShare, ServerShare)> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut r = rng(20);
+        let (n1, n2) = (
+            KeySize::insecure_for_tests(512).expect("test size"),
+            KeySize::insecure_for_tests(768).expect("test size"),
+        );
+        let (device, payload) = DeviceShare::generate(n1, &mut r).expect("device key");
+        let server = ServerShare::generate(payload, n2, &mut r).expect("server key");
+        (device, server)
+    })
+}
+
+/// EM for a PSS/SHA-256 request on the split key's composite modulus (SPEC §4 step 2).
+fn encoded_message(server: &ServerShare) -> BigUint {
+    let n_bits = big(keygen::server_parts(server).9.modulus()).bits() as usize;
+    let digest = HashAlg::Sha256.digest(b"constant-time signing");
+    let em =
+        padding::encode(Scheme::Pss(HashAlg::Sha256), &digest, &[5u8; 32], n_bits).expect("encode");
+    BigUint::from_bytes_be(&em)
+}
+
+/// SPEC §4 step 3: the device's partial signature `y = m^d1' mod n1` with a secret
+/// `(|n1| + 128)`-bit d1' (and, stronger than needed, a secret m).
+#[test]
+fn ct_device_partial_signature() {
+    let (device, server) = split_key();
+    let m = encoded_message(server);
+    let (n1, d1p, d1p_bits) = keygen::device_parts(device);
+    let (n1_big, d1p_big) = (big(n1.modulus()), big(d1p));
+    let d1pu = d1p.clone();
+    let mu = uint(&m, limbs(&m));
+    secret(&d1pu);
+    secret(&mu);
+    let y = signing::device_exponentiate(n1, &d1pu, d1p_bits, &mu);
+    assert_eq!(declassify(&y), m.modpow(&d1p_big, &n1_big));
+}
+
+/// SPEC §4 step 5: the server's completion with every secret marked: the device's y, d1'',
+/// the primes p2, q2 (their Montgomery contexts built from secret values), dp, dq,
+/// q2^-1 mod p2 and n1^-1 mod n2 (recomputed from the secret primes), and m. Runs the steps
+/// of `server_complete` — `complete_s1` (s1 = y·m^d1'' mod n1 and its check), `complete_s2`
+/// (m^dp mod p2, m^dq mod q2, Garner), `check_s2`, `combine` (Garner with n1^-1 mod n2 and the
+/// final check mod n) — and declassifies each verdict explicitly, where `server_complete`
+/// does (`declassify_verdict` in src/signing.rs: the "wrong PIN" answer and the fault checks).
+/// A wrong y gives the "wrong share" verdict without any other secret-dependent branch.
+#[test]
+fn ct_server_completion() {
+    let (device, server) = split_key();
+    let m = encoded_message(server);
+    let mu = uint(&m, limbs(&m));
+    let (n1, d1p, d1p_bits) = keygen::device_parts(device);
+    let y = signing::device_exponentiate(n1, d1p, d1p_bits, &mu);
+    let (n1m, d1pp, p2, q2, dp, dq, qinv, n2, n1_inv, n) = keygen::server_parts(server);
+    let (n1_big, n2_big, n_big) = (big(n1m.modulus()), big(n2.modulus()), big(n.modulus()));
+    let y_big = big(&y);
+    let d1pp_big = big(d1pp);
+    // The whole completion on public inputs first (no secret marked): the reference result.
+    let want_s = big(
+        &signing::server_complete(&signing::completion_key(server), &y, &mu).expect("valid share"),
+    );
+    assert_eq!(want_s.modpow(&BigUint::from(65537u32), &n_big), m);
+    let want_qinv = big(&p2.from_monty(qinv));
+    let want_n1_inv = big(&n2.from_monty(n1_inv));
+
+    // Secret copies of every secret part.
+    let (mut pu, mut qu) = (p2.modulus().clone(), q2.modulus().clone());
+    secret_odd(&mut pu);
+    secret_odd(&mut qu);
+    let (d1pp_s, dp_s, dq_s, y_s, m_s) = (d1pp.clone(), dp.clone(), dq.clone(), y.clone(), mu);
+    for x in [&d1pp_s, &dp_s, &dq_s, &y_s, &m_s] {
+        secret(x);
+    }
+    let mp = Modulus::<keygen::P2>::new(pu).expect("odd");
+    let mq = Modulus::<keygen::Q2>::new(qu).expect("odd");
+    let (_, _, qinv_s, _) = keygen::crt_params(&mp, &mq);
+    let (n1_inv_s, _) = keygen::inverse_mod_n2(n1m.modulus(), &mp, &mq, &qinv_s, n2);
+    let key = signing::CompletionKey {
+        n1: n1m,
+        d1pp: &d1pp_s,
+        p2: &mp,
+        q2: &mq,
+        dp: &dp_s,
+        dq: &dq_s,
+        qinv: &qinv_s,
+        n2,
+        n1_inv: &n1_inv_s,
+        n,
+    };
+    let (s1, valid) = signing::complete_s1(&key, &y_s, &m_s);
+    // DECLASSIFY (as server_complete): s1^e = m mod n1, the "wrong PIN" verdict.
+    assert!(declassify_choice(valid));
+    let s2 = signing::complete_s2(&key, &m_s);
+    let ok2 = signing::check_s2(&key, &s2, &m_s);
+    // DECLASSIFY (as server_complete): the fault check of s2.
+    assert!(declassify_choice(ok2));
+    let (s, ok) = signing::combine(&key, &s1, &s2, &m_s);
+    // DECLASSIFY (as server_complete): the final fault check s^e = m mod n.
+    assert!(declassify_choice(ok));
+    let s = declassify(&s);
+    assert_eq!(s, want_s);
+    assert_eq!(
+        declassify(&s1),
+        (&y_big * m.modpow(&d1pp_big, &n1_big)) % &n1_big
+    );
+    assert_eq!(declassify(&s2), &want_s % &n2_big);
+    assert_eq!(declassify(&mp.from_monty(&qinv_s)), want_qinv);
+    assert_eq!(declassify(&n2.from_monty(&n1_inv_s)), want_n1_inv);
+
+    // A wrong y (another PIN): the verdict is "wrong share", nothing else branches on it.
+    let mut bad_y = y.clone();
+    bad_y.as_limbs_mut()[0] ^= 2;
+    secret(&bad_y);
+    let (_, valid) = signing::complete_s1(&key, &bad_y, &m_s);
+    assert!(!declassify_choice(valid));
 }
 
 // ---------------------------------------------------------------------------------------------
