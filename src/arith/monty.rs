@@ -325,9 +325,15 @@ impl<M> Modulus<M> {
             for (j, d) in chunk.as_limbs_mut().iter_mut().enumerate() {
                 *d = x.as_limbs().get(c * k + j).copied().unwrap_or(0);
             }
+            if c + 1 == nchunks {
+                // The top chunk: acc = chunk in Montgomery form (chunk * R^2 / R, valid for
+                // chunk < R); nothing to shift yet.
+                self.mont_mul_into(&mut acc.v, &chunk, &self.r2);
+                continue;
+            }
             // acc = acc * R (as values): Montgomery-multiply by R^2.
             self.mont_mul_into(&mut tmp, &acc.v, &self.r2);
-            // chunk in Montgomery form: chunk * R^2 / R, valid for chunk < R.
+            // chunk in Montgomery form, added.
             self.mont_mul_into(&mut acc.v, &chunk, &self.r2);
             let a = Residue {
                 v: tmp.clone(),

@@ -81,9 +81,13 @@ impl<M> Modulus<M> {
     /// public exponents only (e = 65537, verification).
     pub fn pow_vartime(&self, base: &Residue<M>, exp: &Uint) -> Residue<M> {
         let bits = exp.bits_vartime();
-        let mut acc = self.one();
+        if bits == 0 {
+            return self.one();
+        }
+        // The top bit is 1: start from the base.
+        let mut acc = base.clone();
         let mut tmp = Uint::zero(self.nlimbs());
-        for i in (0..bits).rev() {
+        for i in (0..bits - 1).rev() {
             self.square_assign(&mut acc, &mut tmp);
             if bool::from(exp.bit(i)) {
                 self.mul_assign(&mut acc, base, &mut tmp);
