@@ -13,10 +13,15 @@
 //! the `_vartime` functions' public inputs steer control flow. `tests/ct.rs` checks this under
 //! valgrind memcheck.
 
+// The only module of the crate with `unsafe` (its own `allow`, a SAFETY comment per block).
 pub(crate) mod backend;
+#[forbid(unsafe_code)]
 mod crt;
+#[forbid(unsafe_code)]
 mod monty;
+#[forbid(unsafe_code)]
 mod pow;
+#[forbid(unsafe_code)]
 mod uint;
 
 pub use crt::{garner, inv_small_prime_mod};
