@@ -13,13 +13,13 @@ mod arith;
 #[forbid(unsafe_code)]
 pub mod __fuzz;
 #[forbid(unsafe_code)]
+mod device;
+#[forbid(unsafe_code)]
 mod encoding;
 #[forbid(unsafe_code)]
 mod error;
 #[forbid(unsafe_code)]
 mod hash;
-#[forbid(unsafe_code)]
-mod device;
 #[cfg(feature = "hazmat")]
 #[forbid(unsafe_code)]
 pub mod hazmat;
