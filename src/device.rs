@@ -134,6 +134,65 @@ impl DeviceRegistration {
 /// so the composite public key), d1' sealed under the PIN, the current one-time password and
 /// the server's transport public key. Nothing in it depends on the PIN except the sealed
 /// share's ciphertext, which is uniformly random under every PIN (SPEC §5).
+///
+/// # Persistence
+///
+/// Store [`to_bytes`](Self::to_bytes) (a wiping buffer) and restore it with
+/// [`from_bytes`](Self::from_bytes). **Persist again after every accepted signature**: it
+/// rotates the one-time password, and a record restored from an older copy carries a stale
+/// one, which the server takes for a clone and answers by destroying the key (SPEC §7).
+///
+/// ```
+/// use rand_chacha::ChaCha20Rng;
+/// use rand_core::SeedableRng;
+/// use split_rsa::{
+///     Argon2Params, DeviceRecord, DeviceRegistration, Error, HashAlg, InMemoryKeyStore,
+///     KeyPurpose, KeySize, Pin, Scheme, Server, ServerPolicy, ServerTransportKey,
+///     SigningRequest,
+/// };
+///
+/// let mut rng = ChaCha20Rng::seed_from_u64(5); // an OS RNG in production
+/// let size = KeySize::insecure_for_tests(768).unwrap(); // KeySize::BITS_3072 in production
+/// let server = Server::new(
+///     ServerTransportKey::generate(&mut rng),
+///     InMemoryKeyStore::new(),
+///     ServerPolicy::default(),
+///     size,
+/// );
+/// let (now, purpose) = (1_800_000_000, KeyPurpose::Authentication);
+/// let pin1 = Pin::new("4719", purpose)?;
+/// let (registration, request) =
+///     DeviceRegistration::start(&mut rng, purpose, size, &server.transport_public_key())?;
+/// let response = server.register(&mut rng, &request, now)?;
+/// let record =
+///     registration.finish(&mut rng, response, &pin1, Argon2Params::insecure_fast_for_tests())?;
+///
+/// // Save, and later restore (e.g. after the app restarts).
+/// let saved = record.to_bytes();
+/// let mut restored = DeviceRecord::from_bytes(&saved)?;
+/// assert_eq!(restored.public_key(), record.public_key());
+/// assert_eq!(restored.to_bytes(), saved); // canonical
+///
+/// // Sign with the restored record, then persist the new one-time password at once.
+/// let scheme = Scheme::Pkcs1v15(HashAlg::Sha256);
+/// let digest = HashAlg::Sha256.digest(b"log in to example.org");
+/// let request = SigningRequest::new(&mut rng, *restored.key_id(), scheme, &digest)?;
+/// let partial = restored.sign(&mut rng, &request, &pin1)?;
+/// let answer = server.complete(&mut rng, &request, &partial, now)?;
+/// restored.accept(&request, &answer)?;
+/// let saved_again = restored.to_bytes();
+/// assert_ne!(saved_again, saved);
+///
+/// // The old copy now holds a stale one-time password: the server sees a clone.
+/// let stale = DeviceRecord::from_bytes(&saved)?;
+/// let request = SigningRequest::new(&mut rng, *stale.key_id(), scheme, &digest)?;
+/// let partial = stale.sign(&mut rng, &request, &pin1)?;
+/// assert!(matches!(
+///     server.complete(&mut rng, &request, &partial, now),
+///     Err(Error::CloneDetected)
+/// ));
+/// # Ok::<(), Error>(())
+/// ```
 pub struct DeviceRecord {
     key_id: KeyId,
     purpose: KeyPurpose,

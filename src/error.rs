@@ -1,9 +1,11 @@
 //! The crate's one error type (STYLE.md rule 5).
 //!
-//! Failures that depend on a secret (a wrong PIN, a bad share, a failed fault check) are all
-//! reported as the single opaque [`Error::SigningFailed`], so an error can never serve as an
-//! oracle. Errors about malformed *public* input say exactly what was wrong and whose fault it
-//! is.
+//! Failures that depend on a secret carry no detail about it, so an error can never serve as
+//! an oracle: a failed share check is [`Error::SigningFailed`] inside the crate and reaches
+//! the device as the protocol's [`Error::WrongPin`] answer (SPEC §4.5: attempts left, lock
+//! time), a failed check of the server's own computation is the bare [`Error::Fault`], and
+//! neither says which value or how it was wrong. Errors about malformed *public* input say
+//! exactly what was wrong and whose fault it is.
 
 use core::fmt;
 
@@ -11,8 +13,10 @@ use core::fmt;
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
-    /// A private-key operation did not produce a valid signature: wrong PIN, wrong or
-    /// tampered share, or a detected fault. Deliberately carries no detail (SPEC §4.5).
+    /// A private-key operation did not produce a valid signature: the share check
+    /// `s1^e = m (mod n1)` failed (wrong PIN, wrong or tampered share). Deliberately carries no
+    /// detail (SPEC §4.5). [`Server::complete`](crate::Server::complete) answers it as
+    /// [`Error::WrongPin`]; the `hazmat` functions return it as is.
     SigningFailed,
     /// A check of the server's own computation failed (a fault: s2^e != m mod n2, or
     /// s^e != m mod n). Nothing was released (SPEC §4.5, STYLE.md rule 6).

@@ -149,7 +149,8 @@ impl RegistrationRequest {
         &self.n1
     }
 
-    /// The associated data that binds the sealed d1'' to this request's public fields: the
+    /// The associated data (SPEC §3 step 4, §6) that binds the sealed d1'' to this request's
+    /// public fields: the
     /// encoding of everything before the sealed part.
     pub(crate) fn aad(purpose: KeyPurpose, n1: &[u8]) -> Vec<u8> {
         let mut w = Writer::new(MessageType::RegistrationRequest);
@@ -261,10 +262,42 @@ pub struct SigningRequest {
 
 impl SigningRequest {
     /// A new request with a random request id and, for PSS, a random salt as long as the hash
-    /// (SPEC §4 step 1).
+    /// (SPEC §4 step 1; the salt is EMSA-PSS's `salt`, RFC 8017 §9.1.1 step 4, chosen here so
+    /// that both parties encode the same `EM`, SPEC §4 step 2).
+    ///
+    /// The server makes the request (it knows the key id from its relying party's session)
+    /// and sends [`to_bytes`](Self::to_bytes) to the device; the device decodes it with
+    /// [`from_bytes`](Self::from_bytes) and shows the
+    /// [`verification_code`](crate::DeviceRecord::verification_code) of its digest.
     ///
     /// # Errors
     /// [`Error::InvalidRequest`] if the digest's length is not the hash's.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use rand_chacha::ChaCha20Rng;
+    /// use rand_core::SeedableRng;
+    /// use split_rsa::{Error, HashAlg, KeyId, Scheme, SigningRequest};
+    ///
+    /// let mut rng = ChaCha20Rng::seed_from_u64(1); // an OS RNG in production
+    /// let key_id: KeyId = [7; 16]; // from `DeviceRecord::key_id` / the registration
+    /// let digest = HashAlg::Sha384.digest(b"the document");
+    ///
+    /// let request = SigningRequest::new(&mut rng, key_id, Scheme::Pss(HashAlg::Sha384), &digest)?;
+    /// assert_eq!(request.pss_salt().len(), 48); // sLen = hLen
+    /// let on_the_wire = request.to_bytes();
+    /// assert_eq!(SigningRequest::from_bytes(&on_the_wire)?, request);
+    ///
+    /// // PKCS#1 v1.5 has no salt; a digest of another hash's length is refused.
+    /// let v15 = SigningRequest::new(&mut rng, key_id, Scheme::Pkcs1v15(HashAlg::Sha384), &digest)?;
+    /// assert!(v15.pss_salt().is_empty());
+    /// assert!(matches!(
+    ///     SigningRequest::new(&mut rng, key_id, Scheme::Pss(HashAlg::Sha256), &digest),
+    ///     Err(Error::InvalidRequest(_))
+    /// ));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn new<R: CryptoRng + ?Sized>(
         rng: &mut R,
         key_id: KeyId,
@@ -444,7 +477,7 @@ pub(crate) fn encode_partial(otp: &Otp, y: &[u8]) -> zeroize::Zeroizing<Vec<u8>>
     w.finish()
 }
 
-/// Decodes the plaintext of a partial signature: header, OTP, y's 2-byte length (a supported
+/// Decodes the plaintext of a partial signature (SPEC §4 step 4, §9): header, OTP, y's 2-byte length (a supported
 /// half-modulus size, else `y` `OutOfRange`) and y. The checks that need the key,
 /// `|y| = |n1|/8` and `y < n1`, are the server's, after it has charged the attempt
 /// (`Server::complete`).

@@ -251,7 +251,8 @@ impl<A> OtpState<A> {
         }
     }
 
-    /// After a successful signature: the presented (current) OTP becomes the previous one,
+    /// After a successful signature (SPEC §4 step 5, §7): the presented (current) OTP becomes
+    /// the previous one,
     /// `next` becomes current, and `answer` is kept for a retransmission of `request_id`.
     pub fn rotate(&mut self, next: &Otp, request_id: [u8; REQUEST_ID_LEN], answer: A) {
         let previous = core::mem::replace(&mut self.current, next.hash());

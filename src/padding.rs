@@ -79,7 +79,8 @@ pub fn encode(scheme: Scheme, digest: &[u8], pss_salt: &[u8], mod_bits: usize) -
 }
 
 /// Whether `em` (exactly `ceil(mod_bits/8)` bytes, the integer `s^e mod n`) is a valid
-/// encoding of `digest` under `scheme`. Reports no detail.
+/// encoding of `digest` under `scheme` (RFC 8017 §8.1.2 steps 3-4 with EMSA-PSS-VERIFY §9.1.2,
+/// §8.2.2 steps 3-4 by re-encoding; SPEC §4.6). Reports no detail.
 pub fn verify_em(scheme: Scheme, digest: &[u8], em: &[u8], mod_bits: usize) -> Choice {
     match scheme {
         Scheme::Pkcs1v15(h) => emsa_pkcs1v15_verify(h, digest, em, mod_bits),

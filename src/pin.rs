@@ -95,6 +95,38 @@ impl Pin {
     ///
     /// Errors: [`Error::InvalidPin`] with [`PinError::NotDigits`], [`PinError::Length`] or
     /// [`PinError::Trivial`]. The caller's `&str` is not wiped by this function.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use split_rsa::{Error, KeyPurpose, Pin, PinError};
+    ///
+    /// let pin2 = Pin::new("58213", KeyPurpose::Signing)?;
+    /// assert_eq!(pin2.purpose(), KeyPurpose::Signing);
+    /// assert!(!format!("{pin2:?}").contains("58213")); // Debug shows no digit
+    ///
+    /// // PIN2 has 5 to 12 digits; PIN1 (authentication) 4 to 12.
+    /// assert_eq!(
+    ///     Pin::new("5821", KeyPurpose::Signing).err(),
+    ///     Some(Error::InvalidPin(PinError::Length { min: 5, max: 12 }))
+    /// );
+    /// assert!(Pin::new("5821", KeyPurpose::Authentication).is_ok());
+    /// // Digits only.
+    /// assert_eq!(
+    ///     Pin::new("5821a", KeyPurpose::Signing).err(),
+    ///     Some(Error::InvalidPin(PinError::NotDigits))
+    /// );
+    /// // Trivial PINs (one repeated digit, ascending or descending runs) are refused ...
+    /// for trivial in ["00000", "12345", "98765"] {
+    ///     assert_eq!(
+    ///         Pin::new(trivial, KeyPurpose::Signing).err(),
+    ///         Some(Error::InvalidPin(PinError::Trivial))
+    ///     );
+    /// }
+    /// // ... unless the deployment's policy allows them.
+    /// assert!(Pin::new_allow_trivial("12345", KeyPurpose::Signing).is_ok());
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn new(digits: &str, purpose: KeyPurpose) -> Result<Pin, Error> {
         Self::build(digits, purpose, true)
     }

@@ -216,7 +216,8 @@ fn group_divides(x: &Uint, g: &Group) -> Choice {
     hit
 }
 
-/// Whether `x` is divisible by some odd prime below [`SIEVE_LIMIT`], scanning every group
+/// Whether `x` is divisible by some odd prime below [`SIEVE_LIMIT`] (the sieve of SPEC §2),
+/// scanning every group
 /// (constant time in `x`). Prime generation uses the same per-group test but stops at the
 /// first hit, declassifying the rejection of a candidate that is then discarded.
 pub fn has_small_factor(x: &Uint) -> Choice {
@@ -269,7 +270,8 @@ const E_DIVISIBILITY: (u64, u64) = (
     u64::MAX / PUBLIC_EXPONENT as u64,
 );
 
-/// Whether `e = 65537` divides `p - 1` (then `gcd(e, p - 1) ≠ 1`). Constant time in `p`.
+/// Whether `e = 65537` divides `p - 1` (then `gcd(e, p - 1) ≠ 1`, refused by SPEC §2).
+/// Constant time in `p`.
 pub fn e_divides_p_minus_1(p: &Uint) -> Choice {
     let mut pm1 = p.clone();
     pm1.sub_u64_assign(1);
@@ -427,7 +429,8 @@ impl<M> MillerRabin<M> {
         }
     }
 
-    /// One Miller-Rabin round with the given base (FIPS 186-5 B.3.1 steps 4.3-4.7): set iff
+    /// One Miller-Rabin round with the given base (SPEC §2; FIPS 186-5 B.3.1 steps 4.3-4.7):
+    /// set iff
     /// `p` is a strong probable prime to that base. Constant time in `p` and the base: one
     /// [`Modulus::pow`] with the public exponent length `bits - 1` (`m < 2^(bits-1)`), then
     /// always `MAX_TWO_ADIC - 1` squarings, of which only the first `a - 1` count (masked).
@@ -449,8 +452,8 @@ impl<M> MillerRabin<M> {
 }
 
 #[allow(clippy::integer_division)] // public bit positions
-/// A random odd `bits`-bit candidate in `[⌈2^63.75⌉ · 2^(bits-64), 2^bits)`, `bits ≥ 64`
-/// (see the module docs), of width `⌈bits/64⌉` limbs.
+/// A random odd `bits`-bit candidate in `[⌈2^63.75⌉ · 2^(bits-64), 2^bits)` (SPEC §2: primes
+/// in `[2^(b-1/4), 2^b)`), `bits ≥ 64` (see the module docs), of width `⌈bits/64⌉` limbs.
 pub fn random_candidate<R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Uint {
     let w = bits.div_ceil(LIMB_BITS);
     // DECLASSIFY: a top word below the bound is discarded random data (never part of a

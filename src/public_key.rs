@@ -32,6 +32,48 @@ const SPKI_PEM_LABEL: &str = "PUBLIC KEY";
 /// Checked once at construction: `n` is odd and has 2048 to 8192 bits (any bit length in
 /// that range, so a composite with `|n| = |n1| + |n2| - 1` and keys made by other tools
 /// import), and `e` is 65537. Equality compares the modulus.
+///
+/// Keys of the insecure test sizes ([`KeySize::insecure_for_tests`](crate::KeySize::insecure_for_tests),
+/// composites below 2048 bits) exist only as the public key of a [`DeviceRecord`](crate::DeviceRecord)
+/// made with those sizes; they export but do not import.
+///
+/// # Example
+///
+/// Import (here a 2048-bit key exported by `openssl pkey -pubout`), export in the other
+/// formats, and re-import:
+///
+/// ```
+/// use split_rsa::{DecodeErrorKind, Error, PublicKey};
+///
+/// let spki_pem = "\
+/// -----BEGIN PUBLIC KEY-----
+/// MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAxsS47Q3+TI46FaJ0DlDo
+/// 5VLvrH0JGSuwkGl8IMCSjtiqJryvB34fWjpupAFcMTAhbKeZUDljj0emTjexhOJ6
+/// kTsZgABGAk9nQeRrIfMGmgBeKcxwEJAQFDscB/nrpgghYUCpBYf0DneXc5+RFo/g
+/// wFUYBIb3vm2Jt0FwjneF79OvJYkRUJMHqP2pZtTPLYzLI+F/RLkcuCD60fNNC1gd
+/// 0iOdpCFW0YUarsXtYcDRV1oV4IIItNUm+7CmUl6jxrmpsIrThcVWZ+suwO8Jg7u2
+/// gTQg4RaylDukd5ZMA6uhxW5EEN//t/Zd4FGy6hDVVNCnyojfM9fg7ItRHfqRvrL7
+/// 2wIDAQAB
+/// -----END PUBLIC KEY-----
+/// ";
+/// let key = PublicKey::from_public_key_pem(spki_pem)?;
+/// assert_eq!((key.bits(), key.size(), key.e()), (2048, 256, 65537));
+///
+/// // The exports are canonical: the SubjectPublicKeyInfo PEM comes back byte for byte.
+/// assert_eq!(key.to_public_key_pem().trim_end(), spki_pem.trim_end());
+/// assert!(key.to_pkcs1_pem().starts_with("-----BEGIN RSA PUBLIC KEY-----"));
+/// assert_eq!(PublicKey::from_pkcs1_pem(&key.to_pkcs1_pem())?, key);
+/// assert_eq!(PublicKey::from_pkcs1_der(&key.to_pkcs1_der())?, key);
+/// assert_eq!(PublicKey::from_public_key_der(&key.to_public_key_der())?, key);
+/// assert_eq!(PublicKey::from_modulus(key.modulus_bytes())?, key);
+///
+/// // A PKCS#1 PEM is not a SubjectPublicKeyInfo PEM: the label is checked.
+/// match PublicKey::from_public_key_pem(&key.to_pkcs1_pem()) {
+///     Err(Error::Decode(e)) => assert_eq!(e.kind, DecodeErrorKind::BadType),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone)]
 pub struct PublicKey {
     /// `n`, big-endian, exactly `k = ceil(bits/8)` bytes (no leading zero byte).

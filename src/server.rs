@@ -25,7 +25,53 @@ use crate::transport::{ServerTransportKey, TransportPublicKey};
 /// The server side of split-rsa: registration, signature completion, key closing.
 ///
 /// Generic over the key store `K` (an [`InMemoryKeyStore`](crate::InMemoryKeyStore) for tests;
-/// a database with compare-and-swap in production).
+/// a database with compare-and-swap in production: see [`KeyStore`] for what an
+/// implementation must guarantee). The server reads no clock: every operation takes `now`,
+/// in seconds since the Unix epoch.
+///
+/// # Example
+///
+/// Setting up a server: its long-term transport key (SPEC §6; generate once, keep the
+/// private key encrypted, give [`transport_public_key`](Self::transport_public_key) to the
+/// devices), a key store, the lockout and lifetime policy (SPEC §7) and the size of the
+/// server's half modulus n2. The README shows registration and signing with it.
+///
+/// ```
+/// use rand_chacha::ChaCha20Rng;
+/// use rand_core::SeedableRng;
+/// use split_rsa::{
+///     DEFAULT_CAS_RETRIES, Error, InMemoryKeyStore, KeySize, LockStep, LockoutPolicy, Server,
+///     ServerPolicy, ServerTransportKey,
+/// };
+///
+/// let mut rng = ChaCha20Rng::seed_from_u64(3); // an OS RNG in production
+///
+/// // Once: generate the transport key and persist its private half (a wiping buffer).
+/// let saved = ServerTransportKey::generate(&mut rng).to_bytes();
+/// // At every start: load it.
+/// let transport = ServerTransportKey::from_bytes(saved.as_slice())?;
+///
+/// // SPEC §7 defaults: lock 3 h after 3 wrong PINs, 24 h after 6, destroy at 9; keys live
+/// // 3 years. A deployment may choose its own:
+/// let hour = 3600;
+/// let lockout = LockoutPolicy::new(
+///     &[
+///         LockStep { at_failures: 3, duration_secs: hour },
+///         LockStep { at_failures: 5, duration_secs: 24 * hour },
+///     ],
+///     7,
+/// )?;
+/// let policy = ServerPolicy::new(lockout, 2 * 365 * 24 * hour, DEFAULT_CAS_RETRIES)?;
+///
+/// let server = Server::new(transport, InMemoryKeyStore::new(), policy, KeySize::BITS_3072);
+/// let for_devices: [u8; 32] = server.transport_public_key().to_bytes();
+/// # let _ = for_devices;
+/// # assert!(server.state().store().is_empty());
+///
+/// // Policies are checked: a lock step must come before destruction.
+/// assert!(LockoutPolicy::new(&[LockStep { at_failures: 9, duration_secs: hour }], 9).is_err());
+/// # Ok::<(), Error>(())
+/// ```
 pub struct Server<K> {
     state: ServerState<K>,
     transport: ServerTransportKey,
@@ -113,17 +159,22 @@ impl<K: KeyStore<Share = ServerShare>> Server<K> {
     }
 
     /// SPEC §4 step 5: completes the signature for `request` from the device's sealed partial
-    /// signature, in the SPEC's order: refuse a destroyed, expired or locked key (nothing
-    /// counted); charge one failed attempt and persist it; open the sealed `{otp, y}`;
+    /// signature. First, touching no key state: the ids must match, the sealed `{otp, y}` is
+    /// opened (SPEC §6, RFC 9180 base mode) and its plaintext decoded; a tampered or malformed
+    /// message is refused without counting (see `docs/protocol.md`, "Where the code departs
+    /// from the text"). Then in the SPEC's order: refuse a destroyed, expired or locked key
+    /// (nothing counted); charge one failed attempt and persist it; check `|y|` and `y < n1`;
     /// `s1 = y·m^d1'' mod n1` and check `s1^e = m`; on success classify the OTP (current,
     /// retransmission, or a clone), compute `s2` by CRT with its check, combine by Garner,
     /// check `s^e = m mod n`, clear the charge, rotate the OTP, persist, answer.
     ///
     /// # Errors
     /// [`Error::WrongPin`] (attempt counted), [`Error::KeyLocked`], [`Error::KeyDestroyed`],
-    /// [`Error::KeyExpired`], [`Error::CloneDetected`], [`Error::Unseal`] (tampered message),
-    /// [`Error::InvalidRequest`] (ids do not match), [`Error::SigningFailed`] (a fault check
-    /// failed; nothing released), store errors. No error carries any part of y, s1, s2 or s.
+    /// [`Error::KeyExpired`], [`Error::CloneDetected`], [`Error::Unseal`] (tampered message,
+    /// not counted), [`Error::Decode`] (malformed plaintext: not counted; a `y` of the wrong
+    /// length or `≥ n1`: counted), [`Error::InvalidRequest`] (ids do not match),
+    /// [`Error::Fault`] (a check of the server's own `s2` or `s` failed; nothing released, the
+    /// charge stands), store errors. No error carries any part of y, s1, s2 or s.
     pub fn complete<R: CryptoRng>(
         &self,
         rng: &mut R,

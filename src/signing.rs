@@ -117,8 +117,8 @@ pub fn complete_s2<A, P, Q, B, C>(key: &CompletionKey<'_, A, P, Q, B, C>, m: &Ui
     garner(&sq, key.q2, &sp, key.p2, key.qinv).resize(key.n2.nlimbs())
 }
 
-/// The fault check of `s2`: set iff `s2^e = m (mod n2)`. Constant time (secret until
-/// declassified).
+/// The fault check of `s2` (SPEC §4 step 5): set iff `s2^e = m (mod n2)`. Constant time
+/// (secret until declassified).
 pub fn check_s2<A, P, Q, B, C>(
     key: &CompletionKey<'_, A, P, Q, B, C>,
     s2: &Uint,

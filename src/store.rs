@@ -288,6 +288,127 @@ impl<S> fmt::Debug for KeyRecord<S> {
 ///
 /// Implementations must make `insert` and `store` atomic with respect to each other and to
 /// concurrent calls: that is what makes "charge before compute" hold under concurrency.
+///
+/// # What an implementation must guarantee
+///
+/// The lockout (property (d) of SPEC §1) and clone detection (property (c)) are only as good
+/// as the store. [`Server`](crate::Server) charges a wrong-PIN attempt with `store` and
+/// computes with the share only after that call returned `Ok` (SPEC §4.5); a success, a
+/// rotation of the one-time password, or a destruction is likewise one `store`. So:
+///
+/// - **Compare-and-swap.** `store(record, v)` writes only if the stored version is still `v`,
+///   and the stored version becomes `v + 1`; otherwise it fails with
+///   `Error::Store(StoreError::Conflict)` and changes nothing. The server reloads and retries a
+///   conflict up to [`ServerPolicy::cas_retries`](crate::ServerPolicy::cas_retries) times. A
+///   blind (last-writer-wins) write would let concurrent requests lose each other's charges.
+/// - **Durable before `Ok`.** `Ok` means committed: a crash after `Ok` must not lose the
+///   write. A store that acknowledges early lets an attacker who can crash or fail over the
+///   server get uncounted PIN guesses.
+/// - **No rollback.** Never restore a record from an older copy (a backup, a lagging replica):
+///   it would undo charges and resurrect a one-time password. `load` returns the latest
+///   committed version.
+/// - **Keep destroyed records.** A destroyed record holds no share but must stay, so the key
+///   id answers [`Error::KeyDestroyed`] rather than [`StoreError::NotFound`].
+/// - **Errors abort.** Any error other than `Conflict` is returned to the caller as is; when it
+///   comes from the charge, nothing is computed.
+/// - **Secrets.** An active record holds the server's share `d1''` (and p2, q2): encrypt it at
+///   rest; [`KeyRecord::to_bytes`] hands it out in a wiping buffer.
+///
+/// # Example
+///
+/// A store that keeps each record as a row `(key_id, version, blob)` with the canonical
+/// encoding [`KeyRecord::to_bytes`]; a database would do the same with a conditional
+/// `UPDATE ... WHERE version = ?` in a transaction.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+///
+/// use rand_chacha::ChaCha20Rng;
+/// use rand_core::SeedableRng;
+/// use split_rsa::{
+///     Argon2Params, DeviceRegistration, Error, HashAlg, KeyId, KeyPurpose, KeyRecord, KeySize,
+///     KeyStore, Pin, Scheme, Server, ServerPolicy, ServerShare, ServerTransportKey,
+///     SigningRequest, StoreError,
+/// };
+/// use zeroize::Zeroizing;
+///
+/// #[derive(Debug, Default)]
+/// struct BlobStore {
+///     rows: Mutex<HashMap<KeyId, (u64, Zeroizing<Vec<u8>>)>>,
+/// }
+///
+/// /// `record` re-encoded at `version` (the version field of the argument is ignored).
+/// fn at_version(record: &KeyRecord<ServerShare>, version: u64) -> Zeroizing<Vec<u8>> {
+///     KeyRecord::from_parts(
+///         *record.key_id(),
+///         version,
+///         record.created_at(),
+///         record.expires_at(),
+///         record.state().clone(),
+///     )
+///     .to_bytes()
+/// }
+///
+/// impl KeyStore for BlobStore {
+///     type Share = ServerShare;
+///
+///     fn load(&self, key_id: &KeyId) -> split_rsa::Result<Option<KeyRecord<ServerShare>>> {
+///         let rows = self.rows.lock().map_err(|_| StoreError::Backend("poisoned"))?;
+///         rows.get(key_id).map(|(_, blob)| KeyRecord::from_bytes(blob)).transpose()
+///     }
+///
+///     fn insert(&self, record: &KeyRecord<ServerShare>) -> split_rsa::Result<()> {
+///         let mut rows = self.rows.lock().map_err(|_| StoreError::Backend("poisoned"))?;
+///         if rows.contains_key(record.key_id()) {
+///             return Err(StoreError::Conflict.into());
+///         }
+///         rows.insert(*record.key_id(), (0, at_version(record, 0)));
+///         Ok(())
+///     }
+///
+///     fn store(&self, record: &KeyRecord<ServerShare>, expected: u64) -> split_rsa::Result<()> {
+///         // One lock for the compare and the swap: the write is atomic.
+///         let mut rows = self.rows.lock().map_err(|_| StoreError::Backend("poisoned"))?;
+///         let row = rows.get_mut(record.key_id()).ok_or(StoreError::NotFound)?;
+///         if row.0 != expected {
+///             return Err(StoreError::Conflict.into());
+///         }
+///         *row = (expected + 1, at_version(record, expected + 1));
+///         Ok(())
+///     }
+/// }
+///
+/// let mut rng = ChaCha20Rng::seed_from_u64(11); // an OS RNG in production
+/// let size = KeySize::insecure_for_tests(768).unwrap(); // KeySize::BITS_3072 in production
+/// let server = Server::new(
+///     ServerTransportKey::generate(&mut rng),
+///     BlobStore::default(),
+///     ServerPolicy::default(),
+///     size,
+/// );
+/// let now = 1_800_000_000;
+/// let pin = Pin::new("58213", KeyPurpose::Signing)?;
+/// let (registration, request) =
+///     DeviceRegistration::start(&mut rng, KeyPurpose::Signing, size, &server.transport_public_key())?;
+/// let response = server.register(&mut rng, &request, now)?;
+/// let device =
+///     registration.finish(&mut rng, response, &pin, Argon2Params::insecure_fast_for_tests())?;
+///
+/// // A wrong PIN: the charge was persisted before the share check, and it stands.
+/// let scheme = Scheme::Pss(HashAlg::Sha256);
+/// let request = SigningRequest::new(&mut rng, *device.key_id(), scheme, &HashAlg::Sha256.digest(b"x"))?;
+/// let wrong = Pin::new("58231", KeyPurpose::Signing)?;
+/// let partial = device.sign(&mut rng, &request, &wrong)?;
+/// assert!(matches!(
+///     server.complete(&mut rng, &request, &partial, now),
+///     Err(Error::WrongPin { attempts_left: 8, .. })
+/// ));
+/// let record = server.state().store().load(device.key_id())?.unwrap();
+/// assert_eq!(record.version(), 1);
+/// assert_eq!(record.active().unwrap().attempts().failures(), 1);
+/// # Ok::<(), Error>(())
+/// ```
 pub trait KeyStore {
     /// The server's cryptographic share held in each record.
     type Share;

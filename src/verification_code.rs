@@ -27,6 +27,24 @@ impl fmt::Display for VerificationCode {
 }
 
 /// The verification code of a digest (of any length) (SPEC §8).
+///
+/// The relying party shows `verification_code(digest)` next to the document; the device shows
+/// [`DeviceRecord::verification_code`](crate::DeviceRecord::verification_code) of the signing
+/// request before asking for the PIN. Pass the digest, not the message.
+///
+/// # Example
+///
+/// The known answers of SPEC §8:
+///
+/// ```
+/// use split_rsa::{HashAlg, verification_code};
+///
+/// let vc = |message: &[u8]| verification_code(&HashAlg::Sha256.digest(message));
+/// assert_eq!(vc(b"Hello World!").to_string(), "7712");
+/// assert_eq!(vc(b"Go ahead, make my day.").to_string(), "7782");
+/// assert_eq!(vc(b"You're gonna need a bigger boat.").to_string(), "1464");
+/// assert_eq!(verification_code(&[0x1b, 0xbb]).value(), 4555);
+/// ```
 pub fn verification_code(digest: &[u8]) -> VerificationCode {
     let h = HashAlg::Sha256.hash_parts(&[digest]);
     let tail = h

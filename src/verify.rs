@@ -20,6 +20,61 @@ use crate::public_key::PublicKey;
 /// - [`Error::InvalidRequest`] if `digest` does not have the scheme's hash length;
 /// - [`Error::InvalidSignature`] for every bad signature (wrong length, out of range, wrong
 ///   padding, wrong digest), with no detail on which check failed.
+///
+/// # Example
+///
+/// Verifying a signature made by OpenSSL (`openssl dgst -sha256 -sign key.pem`, RSASSA-PKCS1-v1_5
+/// with SHA-256 under a 2048-bit key) with the public key imported from PEM. A split-rsa
+/// signature is verified the same way, with the composite key from
+/// [`DeviceRecord::public_key`](crate::DeviceRecord::public_key) or a CA certificate.
+///
+/// ```
+/// use split_rsa::{Error, HashAlg, PublicKey, Scheme, verify};
+///
+/// let pem = "\
+/// -----BEGIN PUBLIC KEY-----
+/// MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAxsS47Q3+TI46FaJ0DlDo
+/// 5VLvrH0JGSuwkGl8IMCSjtiqJryvB34fWjpupAFcMTAhbKeZUDljj0emTjexhOJ6
+/// kTsZgABGAk9nQeRrIfMGmgBeKcxwEJAQFDscB/nrpgghYUCpBYf0DneXc5+RFo/g
+/// wFUYBIb3vm2Jt0FwjneF79OvJYkRUJMHqP2pZtTPLYzLI+F/RLkcuCD60fNNC1gd
+/// 0iOdpCFW0YUarsXtYcDRV1oV4IIItNUm+7CmUl6jxrmpsIrThcVWZ+suwO8Jg7u2
+/// gTQg4RaylDukd5ZMA6uhxW5EEN//t/Zd4FGy6hDVVNCnyojfM9fg7ItRHfqRvrL7
+/// 2wIDAQAB
+/// -----END PUBLIC KEY-----
+/// ";
+/// let signature_hex = concat!(
+///     "c44488110ca1dbb0ed9165a33f6526ec6f421d085324305120bade4bff690c22",
+///     "46a8949b7a631812d0d544df7236bb6f20fffdda6f0dc0f6311e80de28107693",
+///     "682a26be13008c6ba388340ea6cb1f16396eb791571a95958534933a6674a106",
+///     "a79244d4ecc75b112f418b3f36eb493904e1dc6cc99e0df6131d60a77859dc7f",
+///     "1a07f265d485960a869ac94d82df5e65da9ba8e2a984559c6dc8e4efc94f7b5e",
+///     "31399de4b6c222c40a9b91405c41f3590a40078ba4f1b6f96f9ca0faca7a03fe",
+///     "56bc07f806138c76b305c8557eb60c243867e4a79a56fd5d33813baced4b812f",
+///     "3d35e84fc924c6495c6bb6d1333ff72db7a3f166b9e6211be7ad9efde54938cd",
+/// );
+/// # let signature: Vec<u8> = (0..signature_hex.len())
+/// #     .step_by(2)
+/// #     .map(|i| u8::from_str_radix(&signature_hex[i..i + 2], 16).unwrap())
+/// #     .collect();
+/// // `signature` holds the 256 bytes of `signature_hex`.
+/// let key = PublicKey::from_public_key_pem(pem)?;
+/// let scheme = Scheme::Pkcs1v15(HashAlg::Sha256);
+/// let digest = HashAlg::Sha256.digest(b"the document");
+/// verify(&key, scheme, &digest, &signature)?;
+///
+/// // Any other message, or any change to the signature, is refused without detail.
+/// let other = HashAlg::Sha256.digest(b"another document");
+/// assert_eq!(verify(&key, scheme, &other, &signature), Err(Error::InvalidSignature));
+/// let mut tampered = signature.clone();
+/// tampered[100] ^= 1;
+/// assert_eq!(verify(&key, scheme, &digest, &tampered), Err(Error::InvalidSignature));
+/// // A digest of the wrong length is a caller error, not a bad signature.
+/// assert!(matches!(
+///     verify(&key, scheme, &digest[..20], &signature),
+///     Err(Error::InvalidRequest(_))
+/// ));
+/// # Ok::<(), Error>(())
+/// ```
 pub fn verify(
     public_key: &PublicKey,
     scheme: Scheme,

@@ -1,4 +1,4 @@
-//! Backend dispatch for the Montgomery kernels.
+//! Backend dispatch for the Montgomery kernels (SPEC §1 (g): both backends are constant time).
 //!
 //! Two implementations of the same two kernels:
 //!

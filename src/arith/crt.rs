@@ -1,4 +1,6 @@
-//! Chinese remaindering (Garner) and inverses of the public exponent, in constant time.
+//! Chinese remaindering (Garner) and inverses of the public exponent, in constant time:
+//! SPEC §4 step 5 (`s2` from `sp`, `sq`; `s` from `s1`, `s2`) and §3 steps 1 and 5
+//! (`d = e^-1 mod phi`, `dp`, `dq`).
 
 use subtle::Choice;
 use zeroize::Zeroize;

@@ -1,4 +1,6 @@
-//! Montgomery arithmetic modulo an odd modulus (which may be secret), in constant time.
+//! Montgomery arithmetic modulo an odd modulus (which may be secret), in constant time
+//! (SPEC §1 (g)): the rings mod n1, p2, q2, n2 and n of SPEC §3 and §4, and prime candidates
+//! (§2).
 //!
 //! A [`Modulus<M>`] is the Montgomery context of one odd modulus; `M` is a marker type naming
 //! the ring (for example the device's n1 or a server prime), so that a [`Residue<M>`] of one

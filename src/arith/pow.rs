@@ -1,5 +1,6 @@
-//! Modular exponentiation: constant-time fixed-window for secret exponents, and a
-//! `_vartime` square-and-multiply for public ones.
+//! Modular exponentiation: constant-time fixed-window for secret exponents (SPEC §4 steps 3
+//! and 5: `m^d1'`, `m^d1''`, `m^dp`, `m^dq`; §2 Miller–Rabin), and a `_vartime`
+//! square-and-multiply for public ones (the checks `s^e = m`, verification).
 
 use zeroize::Zeroize;
 

@@ -1,4 +1,5 @@
-//! Runtime-sized, fixed-width unsigned integers of 64-bit limbs, with constant-time operations.
+//! Runtime-sized, fixed-width unsigned integers of 64-bit limbs, with constant-time operations
+//! (SPEC §1 (g); every secret of §2–§4 is one).
 //!
 //! The width (number of limbs) of a [`Uint`] is public; its value may be secret. Every method
 //! runs in time that depends only on the widths of its operands, unless its name ends in

@@ -108,7 +108,8 @@ pub fn private_exponent(p: &Uint, q: &Uint) -> (Uint, Uint, Uint, Choice) {
     (n, phi, d, exists)
 }
 
-/// `x mod m` for a secret modulus `m > 0` of any parity (φ(n1) is even, so Montgomery
+/// `x mod m` for a secret modulus `m > 0` of any parity (SPEC §3 step 2: `d1'' = (d1 - d1')
+/// mod φ(n1)`; φ(n1) is even, so Montgomery
 /// reduction does not apply), in constant time: schoolbook binary long division over the
 /// public bit width of `x`, one shift, one trial subtraction and one masked select per bit.
 /// The result is `m.nlimbs()` wide.

@@ -94,7 +94,8 @@ pub fn crt_params(p: &Modulus<P2>, q: &Modulus<Q2>) -> (Uint, Uint, Residue<P2>,
     (dp, dq, qinv, ok_p & ok_q)
 }
 
-/// `x^-1 mod n2` for `n2 = p·q`, computed in constant time from the primes: `x^-1 mod q`
+/// `x^-1 mod n2` for `n2 = p·q` (SPEC §3 step 5: `n1^-1 mod n2` for the recombination of
+/// §4 step 5), computed in constant time from the primes: `x^-1 mod q`
 /// and `x^-1 mod p` by Fermat, recombined by Garner with `qinv = q^-1 mod p`. `Choice` is set
 /// iff `x` is invertible (neither prime divides it).
 pub fn inverse_mod_n2(
