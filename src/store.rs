@@ -25,12 +25,8 @@ use crate::messages::MAX_SIGNATURE_BYTES;
 use crate::otp::{LastExchange, OTP_LEN, Otp, OtpHash, OtpState};
 use crate::server_state::Answer;
 
-/// Length of a key id in bytes (the same as `seal::KEY_ID_LEN` on `main`; one of the two
-/// should go when the branches meet).
-const KEY_ID_LEN: usize = 16;
-
 /// A key id (SPEC §3.6).
-pub type KeyId = [u8; KEY_ID_LEN];
+pub type KeyId = [u8; crate::seal::KEY_ID_LEN];
 
 /// Why a key was destroyed (SPEC §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
