@@ -141,6 +141,9 @@ pub(crate) fn final_sub(out: &mut [Limb], t: &[Limb], carry: Limb, n: &[Limb]) {
 
 /// Portable Montgomery multiplication (CIOS): `out = a * b / R mod n`, all `k = n.len()`
 /// limbs, `a * b < R * n` (e.g. `a < R`, `b < n`), `n` odd, `k ≤ MAX_LIMBS`.
+///
+/// Two limbs of `b` per pass over `t`: four independent carry chains per inner step, and half
+/// the loads and stores of `t`. Loop bounds and branches depend only on `k`.
 #[allow(clippy::indexing_slicing)] // lengths established at entry; keeps the loop free of checks
 pub(crate) fn mont_mul_portable(out: &mut [Limb], a: &[Limb], b: &[Limb], n: &[Limb], n0inv: Limb) {
     let k = n.len();
@@ -148,7 +151,41 @@ pub(crate) fn mont_mul_portable(out: &mut [Limb], a: &[Limb], b: &[Limb], n: &[L
     let (a, b) = (&a[..k], &b[..k]);
     let mut buf = [0 as Limb; MAX_LIMBS + 1];
     let t = &mut buf[..k + 1];
-    for &bi in b {
+    let mut i = 0;
+    while i + 1 < k {
+        // t = (t + a b_i + m0 n + (a b_{i+1} + m1 n) 2^64) / 2^128.
+        let (bi, bj) = (b[i], b[i + 1]);
+        let (u0, c1) = mac(t[0], a[0], bi, 0);
+        let m0 = u0.wrapping_mul(n0inv);
+        let (_, c2) = mac(u0, m0, n[0], 0);
+        let (u, mut c1) = mac(t[1], a[1], bi, c1);
+        let (u, mut c2) = mac(u, m0, n[1], c2);
+        let (u1, mut c3) = mac(u, a[0], bj, 0);
+        let m1 = u1.wrapping_mul(n0inv);
+        let (_, mut c4) = mac(u1, m1, n[0], 0);
+        for j in 2..k {
+            let (u, c) = mac(t[j], a[j], bi, c1);
+            c1 = c;
+            let (u, c) = mac(u, m0, n[j], c2);
+            c2 = c;
+            let (u, c) = mac(u, a[j - 1], bj, c3);
+            c3 = c;
+            (t[j - 2], c4) = mac(u, m1, n[j - 1], c4);
+        }
+        let (u, c3) = mac(t[k], a[k - 1], bj, c3);
+        let (u, c4) = mac(u, m1, n[k - 1], c4);
+        let (u, x) = adc(u, c1, 0);
+        let (u, y) = adc(u, c2, 0);
+        t[k - 2] = u;
+        let (s, z1) = adc(c3, c4, x);
+        let (s, z2) = adc(s, y, 0);
+        t[k - 1] = s;
+        t[k] = z1 + z2;
+        i += 2;
+    }
+    if i < k {
+        // Odd k: the last limb of b alone.
+        let bi = b[i];
         let (u, mut c1) = mac(t[0], a[0], bi, 0);
         let m = u.wrapping_mul(n0inv);
         let (_, mut c2) = mac(u, m, n[0], 0);
