@@ -228,11 +228,13 @@ pub(crate) fn mont_sqr_portable(out: &mut [Limb], a: &[Limb], n: &[Limb], n0inv:
             (t[2 * i + 2], c1) = mac(t[2 * i + 2], ai, a[i + 2], c1);
             let mut c2 = 0;
             // t[i + j] += a_i a_j + a_{i+1} a_{j-1}, for j = i + 3 .. k - 1.
-            let row = t[2 * i + 3..i + k].iter_mut();
-            for (tj, (&aj, &aj1)) in row.zip(a[i + 3..].iter().zip(&a[i + 2..k - 1])) {
+            // (a_{j-1} is carried over from the previous step, not loaded again.)
+            let mut aj1 = a[i + 2];
+            for (tj, &aj) in t[2 * i + 3..i + k].iter_mut().zip(&a[i + 3..]) {
                 let (u, c) = mac(*tj, ai, aj, c1);
                 c1 = c;
                 (*tj, c2) = mac(u, ai1, aj1, c2);
+                aj1 = aj;
             }
             // Position i + k: row i's carry and row i + 1's last product a_{i+1} a_{k-1}.
             let (x, c) = mac(c1, ai1, a[k - 1], c2);
@@ -271,11 +273,12 @@ pub(crate) fn mont_sqr_portable(out: &mut [Limb], a: &[Limb], n: &[Limb], n0inv:
         let m1 = u1.wrapping_mul(n0inv);
         let (_, mut c2) = mac(u1, m1, n[0], 0);
         // t[i + j] += m0 n_j + m1 n_{j-1}, for j = 2 .. k - 1.
-        let row = t[i + 2..i + k].iter_mut();
-        for (tj, (&nj, &nj1)) in row.zip(n[2..].iter().zip(&n[1..k - 1])) {
+        let mut nj1 = n[1];
+        for (tj, &nj) in t[i + 2..i + k].iter_mut().zip(&n[2..]) {
             let (u, c) = mac(*tj, m0, nj, c1);
             c1 = c;
             (*tj, c2) = mac(u, m1, nj1, c2);
+            nj1 = nj;
         }
         let (v, c) = mac(t[i + k], m1, n[k - 1], c2);
         let (v, x) = adc(v, c1, hi_carry);
