@@ -143,6 +143,9 @@ pub(crate) fn final_sub(out: &mut [Limb], t: &[Limb], carry: Limb, n: &[Limb]) {
 
 /// Portable Montgomery multiplication (CIOS): `out = a * b / R mod n`, all `k = n.len()`
 /// limbs, `a * b < R * n` (e.g. `a < R`, `b < n`), `n` odd, `k ≤ MAX_LIMBS`.
+///
+/// Two limbs of `b` per pass over `t`: four independent carry chains per inner step, and half
+/// the loads and stores of `t`. Loop bounds and branches depend only on `k`.
 #[allow(clippy::indexing_slicing)] // lengths established at entry; keeps the loop free of checks
 pub(crate) fn mont_mul_portable(out: &mut [Limb], a: &[Limb], b: &[Limb], n: &[Limb], n0inv: Limb) {
     let k = n.len();
@@ -150,7 +153,41 @@ pub(crate) fn mont_mul_portable(out: &mut [Limb], a: &[Limb], b: &[Limb], n: &[L
     let (a, b) = (&a[..k], &b[..k]);
     let mut buf = [0 as Limb; MAX_LIMBS + 1];
     let t = &mut buf[..k + 1];
-    for &bi in b {
+    let mut i = 0;
+    while i + 1 < k {
+        // t = (t + a b_i + m0 n + (a b_{i+1} + m1 n) 2^64) / 2^128.
+        let (bi, bj) = (b[i], b[i + 1]);
+        let (u0, c1) = mac(t[0], a[0], bi, 0);
+        let m0 = u0.wrapping_mul(n0inv);
+        let (_, c2) = mac(u0, m0, n[0], 0);
+        let (u, mut c1) = mac(t[1], a[1], bi, c1);
+        let (u, mut c2) = mac(u, m0, n[1], c2);
+        let (u1, mut c3) = mac(u, a[0], bj, 0);
+        let m1 = u1.wrapping_mul(n0inv);
+        let (_, mut c4) = mac(u1, m1, n[0], 0);
+        for j in 2..k {
+            let (u, c) = mac(t[j], a[j], bi, c1);
+            c1 = c;
+            let (u, c) = mac(u, m0, n[j], c2);
+            c2 = c;
+            let (u, c) = mac(u, a[j - 1], bj, c3);
+            c3 = c;
+            (t[j - 2], c4) = mac(u, m1, n[j - 1], c4);
+        }
+        let (u, c3) = mac(t[k], a[k - 1], bj, c3);
+        let (u, c4) = mac(u, m1, n[k - 1], c4);
+        let (u, x) = adc(u, c1, 0);
+        let (u, y) = adc(u, c2, 0);
+        t[k - 2] = u;
+        let (s, z1) = adc(c3, c4, x);
+        let (s, z2) = adc(s, y, 0);
+        t[k - 1] = s;
+        t[k] = z1 + z2;
+        i += 2;
+    }
+    if i < k {
+        // Odd k: the last limb of b alone.
+        let bi = b[i];
         let (u, mut c1) = mac(t[0], a[0], bi, 0);
         let m = u.wrapping_mul(n0inv);
         let (_, mut c2) = mac(u, m, n[0], 0);
@@ -170,6 +207,11 @@ pub(crate) fn mont_mul_portable(out: &mut [Limb], a: &[Limb], b: &[Limb], n: &[L
 
 /// Portable Montgomery squaring: `out = a^2 / R mod n`, `a < n`. Computes the full square
 /// using the symmetry of the cross products, then reduces.
+///
+/// Both the cross products and the reduction process two rows at a time, so that each inner
+/// loop step carries two independent carry chains (as CIOS does for multiplication) instead
+/// of one serial chain; the doubling of the cross products and the squares `a_i^2` are added
+/// in a single pass. Loop bounds and branches depend only on `k`.
 #[allow(clippy::indexing_slicing)] // lengths established at entry
 pub(crate) fn mont_sqr_portable(out: &mut [Limb], a: &[Limb], n: &[Limb], n0inv: Limb) {
     let k = n.len();
@@ -177,34 +219,77 @@ pub(crate) fn mont_sqr_portable(out: &mut [Limb], a: &[Limb], n: &[Limb], n0inv:
     let a = &a[..k];
     let mut buf = [0 as Limb; 2 * MAX_LIMBS];
     let t = &mut buf[..2 * k];
-    // Cross products a_i a_j, i < j: row i adds a_i * a[i+1..] at t[2i+1..].
-    for i in 0..k {
-        let ai = a[i];
-        let mut c = 0;
-        for (tj, &aj) in t[2 * i + 1..i + k].iter_mut().zip(&a[i + 1..]) {
-            (*tj, c) = mac(*tj, ai, aj, c);
+    // Cross products a_i a_j, i < j, at t[i + j]; rows i and i + 1 together. Row i's carry
+    // lands on t[i + k], which no earlier row has written (it is still zero).
+    let mut i = 0;
+    while i + 1 < k {
+        let (ai, ai1) = (a[i], a[i + 1]);
+        let (x, mut c1) = mac(t[2 * i + 1], ai, ai1, 0);
+        t[2 * i + 1] = x;
+        if i + 2 < k {
+            (t[2 * i + 2], c1) = mac(t[2 * i + 2], ai, a[i + 2], c1);
+            let mut c2 = 0;
+            // t[i + j] += a_i a_j + a_{i+1} a_{j-1}, for j = i + 3 .. k - 1.
+            // (a_{j-1} is carried over from the previous step, not loaded again.)
+            let mut aj1 = a[i + 2];
+            for (tj, &aj) in t[2 * i + 3..i + k].iter_mut().zip(&a[i + 3..]) {
+                let (u, c) = mac(*tj, ai, aj, c1);
+                c1 = c;
+                (*tj, c2) = mac(u, ai1, aj1, c2);
+                aj1 = aj;
+            }
+            // Position i + k: row i's carry and row i + 1's last product a_{i+1} a_{k-1}.
+            let (x, c) = mac(c1, ai1, a[k - 1], c2);
+            t[i + k] = x;
+            t[i + k + 1] = c;
+        } else {
+            // i = k - 2: row i has the one product a_{k-2} a_{k-1}; row k - 1 has none.
+            t[i + k] = c1;
         }
-        t[i + k] = c;
+        i += 2;
     }
-    // Double them and add the squares a_i^2.
+    // (For odd k the last row, k - 1, has no cross products.)
+    // Double the cross products and add the squares a_i^2, in one pass.
     let mut top = 0;
-    for x in t.iter_mut() {
-        let y = (*x << 1) | top;
-        top = *x >> (LIMB_BITS - 1);
-        *x = y;
-    }
     let mut c = 0;
     for (pair, &ai) in t.chunks_exact_mut(2).zip(a) {
+        let (x, y) = (pair[0], pair[1]);
+        let x2 = (x << 1) | top;
+        let y2 = (y << 1) | (x >> (LIMB_BITS - 1));
+        top = y >> (LIMB_BITS - 1);
         let (lo, hi) = mac(0, ai, ai, 0);
-        let (x, c1) = adc(pair[0], lo, c);
-        let (y, c2) = adc(pair[1], hi, c1);
+        let (x, c1) = adc(x2, lo, c);
+        let (y, c2) = adc(y2, hi, c1);
         pair[0] = x;
         pair[1] = y;
         c = c2;
     }
-    // Montgomery reduction of the 2k-limb t, one row of n per limb.
+    // Montgomery reduction of the 2k-limb t, two rows of n at a time. `hi_carry` is the
+    // carry out of the top limb written so far, added when the next rows reach that limb.
     let mut hi_carry = 0;
-    for i in 0..k {
+    let mut i = 0;
+    while i + 1 < k {
+        let m0 = t[i].wrapping_mul(n0inv);
+        let (_, c1) = mac(t[i], m0, n[0], 0);
+        let (u1, mut c1) = mac(t[i + 1], m0, n[1], c1);
+        let m1 = u1.wrapping_mul(n0inv);
+        let (_, mut c2) = mac(u1, m1, n[0], 0);
+        // t[i + j] += m0 n_j + m1 n_{j-1}, for j = 2 .. k - 1.
+        let mut nj1 = n[1];
+        for (tj, &nj) in t[i + 2..i + k].iter_mut().zip(&n[2..]) {
+            let (u, c) = mac(*tj, m0, nj, c1);
+            c1 = c;
+            (*tj, c2) = mac(u, m1, nj1, c2);
+            nj1 = nj;
+        }
+        let (v, c) = mac(t[i + k], m1, n[k - 1], c2);
+        let (v, x) = adc(v, c1, hi_carry);
+        t[i + k] = v;
+        (t[i + k + 1], hi_carry) = adc(t[i + k + 1], c, x);
+        i += 2;
+    }
+    if i < k {
+        // Odd k: the last row alone.
         let m = t[i].wrapping_mul(n0inv);
         let mut c = 0;
         for (tj, &nj) in t[i..i + k].iter_mut().zip(n) {
