@@ -22,7 +22,7 @@ use crate::error::{DecodeErrorKind, Error, KeyError, Result};
 use crate::keygen::{DeviceShare, KeySize, N1, composite_modulus_vartime};
 use crate::messages::{
     Hex, RegistrationRequest, RegistrationResponse, SealedPartialSignature, SigningRequest,
-    SigningResponse, encode_partial,
+    SigningResponse, encode_partial, read_half_modulus,
 };
 use crate::otp::{OTP_LEN, Otp};
 use crate::pin::{KeyPurpose, Pin};
@@ -103,9 +103,7 @@ impl DeviceRegistration {
         let n1_bytes = self.share.n1_be_bytes();
         let n1 = Uint::from_be_bytes(&n1_bytes);
         let n2 = Uint::from_be_bytes(&response.n2);
-        let n2_size = KeySize::from_bits(response.n2.len() * 8)
-            .or_else(|| KeySize::insecure_for_tests(response.n2.len() * 8))
-            .ok_or(KeyError::ModulusSize)?;
+        let n2_size = KeySize::from_bytes_any(response.n2.len()).ok_or(KeyError::ModulusSize)?;
         if n2_size.is_insecure_test_size() != self.share.key_size().is_insecure_test_size() {
             return Err(KeyError::ModulusSize.into());
         }
@@ -347,16 +345,18 @@ impl DeviceRecord {
         let key_id = r.array("key_id")?;
         let purpose = KeyPurpose::from_tag(r.u8("purpose")?)
             .ok_or(bad("purpose", DecodeErrorKind::UnknownTag))?;
-        let n1 = read_modulus(&mut r, "n1")?;
-        let n2 = read_modulus(&mut r, "n2")?;
+        let n1 = read_half_modulus(&mut r, "n1")?.to_vec();
+        let n2 = read_half_modulus(&mut r, "n2")?.to_vec();
         let sealed = SealedShare::read_body(&mut r)?;
         let otp = Otp::from_bytes(r.array::<OTP_LEN>("otp")?);
         let server_key = TransportPublicKey::from_bytes(&r.array::<PUBLIC_KEY_LEN>("server_key")?)
             .map_err(|_| bad("server_key", DecodeErrorKind::Invalid))?;
         r.finish()?;
 
-        let size = size_of(n1.len()).ok_or(bad("n1", DecodeErrorKind::OutOfRange))?;
-        let n2_size = size_of(n2.len()).ok_or(bad("n2", DecodeErrorKind::OutOfRange))?;
+        let size =
+            KeySize::from_bytes_any(n1.len()).ok_or(bad("n1", DecodeErrorKind::OutOfRange))?;
+        let n2_size =
+            KeySize::from_bytes_any(n2.len()).ok_or(bad("n2", DecodeErrorKind::OutOfRange))?;
         if size.is_insecure_test_size() != n2_size.is_insecure_test_size() {
             return Err(bad("n2", DecodeErrorKind::OutOfRange));
         }
@@ -382,26 +382,4 @@ impl DeviceRecord {
             server_key,
         })
     }
-}
-
-fn size_of(bytes: usize) -> Option<KeySize> {
-    KeySize::from_bits(bytes * 8).or_else(|| KeySize::insecure_for_tests(bytes * 8))
-}
-
-/// A half modulus in a record: 2-byte length of a supported size, the bytes with the top and
-/// low bits set.
-fn read_modulus(r: &mut Reader<'_>, field: &'static str) -> Result<Vec<u8>> {
-    let bad = |kind| Error::Decode(crate::error::DecodeError::new(field, kind));
-    let len = usize::from(r.u16(field)?);
-    if size_of(len).is_none() {
-        return Err(bad(DecodeErrorKind::OutOfRange));
-    }
-    let n = r.take(len, field)?;
-    if n.first().is_none_or(|b| b & 0x80 == 0) {
-        return Err(bad(DecodeErrorKind::NonCanonical));
-    }
-    if n.last().is_none_or(|b| b & 1 == 0) {
-        return Err(bad(DecodeErrorKind::Invalid));
-    }
-    Ok(n.to_vec())
 }

@@ -83,6 +83,16 @@ impl KeySize {
         }
     }
 
+    /// Any size this crate can produce, production or test, for a half modulus of `bytes`
+    /// bytes: what decoders accept (keys made here may have either).
+    pub(crate) fn from_bytes_any(bytes: usize) -> Option<Self> {
+        let bits = bytes.checked_mul(8)?;
+        match Self::from_bits(bits) {
+            Some(size) => Some(size),
+            None => Self::insecure_for_tests(bits),
+        }
+    }
+
     /// The size in bits of the half modulus.
     pub const fn bits(self) -> usize {
         self.bits as usize

@@ -32,13 +32,6 @@ fn err(field: &'static str, kind: DecodeErrorKind) -> Error {
     Error::Decode(DecodeError::new(field, kind))
 }
 
-/// The key size of a half modulus (n1 or n2) of `bytes` bytes, if it is a supported one
-/// (SPEC §2: 2048, 3072, 4096 bits; 512, 768, 1024 for tests).
-pub(crate) fn half_size(bytes: usize) -> Option<KeySize> {
-    let bits = bytes.checked_mul(8)?;
-    KeySize::from_bits(bits).or_else(|| KeySize::insecure_for_tests(bits))
-}
-
 /// Whether `bytes` is the length of a composite modulus `n = n1·n2` (and so of a signature):
 /// the sum of two supported half lengths of the same class (test or production, SPEC §2).
 pub(crate) fn is_composite_len(bytes: usize) -> bool {
@@ -46,18 +39,18 @@ pub(crate) fn is_composite_len(bytes: usize) -> bool {
     HALVES.iter().any(|&a| {
         bytes
             .checked_sub(a)
-            .and_then(half_size)
-            .zip(half_size(a))
+            .and_then(KeySize::from_bytes_any)
+            .zip(KeySize::from_bytes_any(a))
             .is_some_and(|(x, y)| x.is_insecure_test_size() == y.is_insecure_test_size())
     })
 }
 
 /// Reads a half-modulus (n1 or n2): a 2-byte length that is a supported size in bytes
-/// ([`half_size`], else `OutOfRange`), then that many bytes with the top bit set (the size is
+/// (`KeySize::from_bytes_any`, else `OutOfRange`), then that many bytes with the top bit set (the size is
 /// exact, SPEC §2; else `NonCanonical`) and the low bit set (else `Invalid`).
-fn read_half_modulus<'a>(r: &mut Reader<'a>, field: &'static str) -> Result<&'a [u8]> {
+pub(crate) fn read_half_modulus<'a>(r: &mut Reader<'a>, field: &'static str) -> Result<&'a [u8]> {
     let len = usize::from(r.u16(field)?);
-    if half_size(len).is_none() {
+    if KeySize::from_bytes_any(len).is_none() {
         return Err(err(field, DecodeErrorKind::OutOfRange));
     }
     let n = r.take(len, field)?;
@@ -446,7 +439,7 @@ impl SealedPartialSignature {
         let request_id = r.array("request_id")?;
         let sealed = read_sealed(&mut r, |len| {
             len.checked_sub(PARTIAL_PREFIX_LEN + TAG_LEN)
-                .and_then(half_size)
+                .and_then(KeySize::from_bytes_any)
                 .is_some()
         })?;
         r.finish()?;
@@ -485,7 +478,7 @@ pub(crate) fn decode_partial(bytes: &[u8]) -> Result<(Otp, &[u8])> {
     let mut r = Reader::new(bytes, MessageType::PartialSignature)?;
     let otp = Otp::from_bytes(r.array::<OTP_LEN>("otp")?);
     let y_len = usize::from(r.u16("y")?);
-    if half_size(y_len).is_none() {
+    if KeySize::from_bytes_any(y_len).is_none() {
         return Err(err("y", DecodeErrorKind::OutOfRange));
     }
     let y = r.take(y_len, "y")?;

@@ -292,7 +292,7 @@ impl RegistrationPayload {
         let mut r = Reader::new(bytes, MessageType::RegistrationSecret)?;
         let bits = usize::from(r.u16("size")?);
         let size = KeySize::from_bits(bits)
-            .or_else(|| KeySize::insecure_for_tests(bits))
+            .or(KeySize::insecure_for_tests(bits))
             .ok_or_else(|| err("size", DecodeErrorKind::OutOfRange))?;
         let k = size.bytes();
         let n1_bytes = r.take(k, "n1")?;

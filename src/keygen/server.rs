@@ -301,12 +301,10 @@ fn read_half<'a>(
     field: &'static str,
 ) -> core::result::Result<(&'a [u8], KeySize), Error> {
     let len = usize::from(r.u16(field)?);
-    let size = KeySize::from_bits(len * 8)
-        .or_else(|| KeySize::insecure_for_tests(len * 8))
-        .ok_or(Error::Decode(DecodeError::new(
-            field,
-            DecodeErrorKind::OutOfRange,
-        )))?;
+    let size = KeySize::from_bytes_any(len).ok_or(Error::Decode(DecodeError::new(
+        field,
+        DecodeErrorKind::OutOfRange,
+    )))?;
     Ok((r.take(len, field)?, size))
 }
 
@@ -348,9 +346,7 @@ impl<'a> ServerShareFields<'a> {
     /// error). No other branch depends on a secret.
     pub(crate) fn build(self) -> Result<ServerShare> {
         let bad = |field, kind| Error::Decode(DecodeError::new(field, kind));
-        let size_of = |b: &[u8]| {
-            KeySize::from_bits(b.len() * 8).or_else(|| KeySize::insecure_for_tests(b.len() * 8))
-        };
+        let size_of = |b: &[u8]| KeySize::from_bytes_any(b.len());
         let n1_size = size_of(self.n1).ok_or(bad("share.n1", DecodeErrorKind::OutOfRange))?;
         let n2_size = size_of(self.n2).ok_or(bad("share.n2", DecodeErrorKind::OutOfRange))?;
         check_size_policy(n1_size, n2_size)
