@@ -195,7 +195,7 @@ fn bench_protocol(c: &mut Criterion) {
     );
     // Raw RSAVP1, s^e mod n, by the general `Modulus::pow_vartime` between `to_monty` and
     // `from_monty` (Montgomery context built once): what `verify` used before it got its
-    // dedicated path (src/verify.rs, `rsavp1_vartime`), kept for comparison.
+    // dedicated path (src/rsa/verify.rs, `rsavp1_vartime`), kept for comparison.
     let nm = Modulus::<Composite>::new(Uint::from_be_bytes(&n_bytes)).expect("odd");
     let e = Uint::from_u64(65537, 1);
     let s_pss = Uint::from_be_slice(&sig_pss, nm.nlimbs()).expect("fits");

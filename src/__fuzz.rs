@@ -4,8 +4,8 @@
 use zeroize::Zeroizing;
 
 use crate::error::Result;
-use crate::messages::{SigningRequest, decode_partial, encode_partial};
-use crate::otp::{OTP_LEN, Otp};
+use crate::server::otp::{OTP_LEN, Otp};
+use crate::wire::messages::{SigningRequest, decode_partial, encode_partial};
 
 /// Decodes the plaintext of a sealed partial signature (SPEC §4 step 4) and returns the OTP
 /// bytes and y.

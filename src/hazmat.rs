@@ -10,13 +10,13 @@ pub mod arith {
 
 /// RFC 8017 encoding methods (EMSA-PKCS1-v1_5, EMSA-PSS, MGF1) without the RSA primitive.
 pub mod padding {
-    pub use crate::padding::*;
+    pub use crate::rsa::padding::*;
 }
 
 /// Prime generation steps (SPEC §2): the constant-time sieve, Miller-Rabin rounds, range and
 /// distance checks. Each runs in constant time on its secret input.
 pub mod prime {
-    pub use crate::prime::{
+    pub use crate::rsa::prime::{
         MAX_PRIME_BITS, MAX_TWO_ADIC, MIN_PRIME_BITS, MillerRabin, PUBLIC_EXPONENT, SIEVE_LIMIT,
         TOP_WORD_MIN, e_divides_p_minus_1, generate_prime, generate_prime_pair, has_small_factor,
         miller_rabin_rounds, random_candidate, rem_small, too_close,
@@ -27,12 +27,12 @@ pub mod prime {
 /// constant-time checks. Each step runs in constant time on its secret inputs.
 pub mod keygen {
     use crate::arith::{Modulus, Residue, Uint};
-    pub use crate::keygen::device::{
+    pub use crate::rsa::keygen::device::{
         D1_PRIME_EXTRA_BITS, private_exponent, reduce_mod_even, split_exponent,
     };
-    pub use crate::keygen::server::{crt_params, inverse_mod_n2};
-    use crate::keygen::{DeviceShare, RegistrationPayload, ServerShare};
-    pub use crate::keygen::{N, N1, N2, P1, P2, Q1, Q2, composite_modulus_vartime};
+    pub use crate::rsa::keygen::server::{crt_params, inverse_mod_n2};
+    use crate::rsa::keygen::{DeviceShare, RegistrationPayload, ServerShare};
+    pub use crate::rsa::keygen::{N, N1, N2, P1, P2, Q1, Q2, composite_modulus_vartime};
 
     /// The device share's `n1` context and `d1'` with its bit length.
     pub fn device_parts(share: &DeviceShare) -> (&Modulus<N1>, &Uint, usize) {
@@ -41,7 +41,7 @@ pub mod keygen {
 
     /// A device share from `n1` and `d1'` (as after unsealing).
     pub fn device_from_parts(
-        size: crate::keygen::KeySize,
+        size: crate::rsa::keygen::KeySize,
         n1: Modulus<N1>,
         d1_prime: &Uint,
     ) -> DeviceShare {
@@ -97,8 +97,8 @@ pub mod backend {
 /// benchmarks and the constant-time checks. No padding, no protocol state, no lockout: the
 /// caller encodes the message and decides what to do with each verdict.
 pub mod signing {
-    use crate::keygen::{N, N1, N2, P2, Q2, ServerShare};
-    pub use crate::signing::{
+    use crate::rsa::keygen::{N, N1, N2, P2, Q2, ServerShare};
+    pub use crate::rsa::signing::{
         CompletionKey, check_s2, combine, complete_s1, complete_s2, device_exponentiate,
     };
 
@@ -122,8 +122,8 @@ pub mod signing {
         y: &crate::arith::Uint,
         m: &crate::arith::Uint,
     ) -> crate::Result<crate::arith::Uint> {
-        use crate::signing::{CompletionFailure, Fault};
-        crate::signing::server_complete(key, y, m, Fault::None).map_err(|f| match f {
+        use crate::rsa::signing::{CompletionFailure, Fault};
+        crate::rsa::signing::server_complete(key, y, m, Fault::None).map_err(|f| match f {
             CompletionFailure::WrongShare => crate::Error::SigningFailed,
             CompletionFailure::Fault => crate::Error::Fault,
         })

@@ -391,7 +391,7 @@ fn ct_uint_ops_secret() {
 //
 // Declassification in prime generation: `generate_prime` turns the verdict on a candidate
 // (sieve hit, e | p-1, unsupported 2-adic valuation, Miller-Rabin "composite") into a `bool`
-// and discards a rejected candidate (each place is marked DECLASSIFY in src/prime.rs). The
+// and discards a rejected candidate (each place is marked DECLASSIFY in src/rsa/prime.rs). The
 // cases below run every step *before* such a verdict on a secret candidate and then
 // declassify the verdict explicitly, at the same point the library does.
 
@@ -614,7 +614,7 @@ fn ct_device_partial_signature() {
 /// of `server_complete` — `complete_s1` (s1 = y·m^d1'' mod n1 and its check), `complete_s2`
 /// (m^dp mod p2, m^dq mod q2, Garner), `check_s2`, `combine` (Garner with n1^-1 mod n2 and the
 /// final check mod n) — and declassifies each verdict explicitly, where `server_complete`
-/// does (`declassify_verdict` in src/signing.rs: the "wrong PIN" answer and the fault checks).
+/// does (`declassify_verdict` in src/rsa/signing.rs: the "wrong PIN" answer and the fault checks).
 /// A wrong y gives the "wrong share" verdict without any other secret-dependent branch.
 #[test]
 fn ct_server_completion() {

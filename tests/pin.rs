@@ -87,7 +87,7 @@ fn table() -> Vec<Row> {
         ("9876", Auth, Err(Trivial), Ok(())),
         ("54321", Sign, Err(Trivial), Ok(())),
         ("3210", Auth, Err(Trivial), Ok(())),
-        // Trivial: runs wrap around modulo 10 (documented decision in src/pin.rs).
+        // Trivial: runs wrap around modulo 10 (documented decision in src/device/pin.rs).
         ("8901", Auth, Err(Trivial), Ok(())),
         ("9012", Auth, Err(Trivial), Ok(())),
         ("90123", Sign, Err(Trivial), Ok(())),

@@ -1,7 +1,7 @@
 //! SPEC §6: HPKE sealing of messages to the server.
 //!
 //! The RFC 9180 A.2.1 known answer (with associated data) is a unit test in
-//! src/transport.rs, because it needs the RFC's `info` string. Here: interoperability with an
+//! src/server/transport.rs, because it needs the RFC's `info` string. Here: interoperability with an
 //! independent HPKE implementation (pyca/cryptography + OpenSSL 4.0, generator
 //! tests/data/gen_transport_kat.py), round trips, and every kind of tampering.
 #![allow(

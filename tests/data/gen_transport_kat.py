@@ -2,7 +2,7 @@
 """Interoperability vectors for SPEC §6 transport sealing, made with an independent HPKE
 implementation: pyca/cryptography's hpke.Suite (X25519 / HKDF-SHA256 / ChaCha20-Poly1305,
 base mode). Its API takes no associated data, so aad is empty here; the associated-data path
-is pinned by the RFC 9180 A.2.1 vector in src/transport.rs.
+is pinned by the RFC 9180 A.2.1 vector in src/server/transport.rs.
 
 Output per vector: server private key (raw, as given to X25519), its public key, the
 plaintext, and sealed = enc || ciphertext with info = b"split-rsa v1 transport".

@@ -4,7 +4,7 @@ use subtle::{Choice, ConstantTimeEq};
 
 use super::modulus_len;
 use crate::error::{Error, Result};
-use crate::hash::HashAlg;
+use crate::rsa::hash::HashAlg;
 
 /// EMSA-PKCS1-v1_5-ENCODE (RFC 8017 §9.2) of a precomputed `digest`, for a modulus of
 /// `mod_bits` bits: `EM = 0x00 || 0x01 || PS (0xff...) || 0x00 || DigestInfo(digest)`, exactly

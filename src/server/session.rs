@@ -57,9 +57,9 @@ use rand_core::CryptoRng;
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result, StoreError};
-use crate::lockout::{FailureOutcome, LockoutPolicy};
-use crate::otp::{Otp, OtpClass, REQUEST_ID_LEN};
-use crate::store::{DestroyReason, KeyId, KeyRecord, KeyStore};
+use crate::server::lockout::{FailureOutcome, LockoutPolicy};
+use crate::server::otp::{Otp, OtpClass, REQUEST_ID_LEN};
+use crate::server::store::{DestroyReason, KeyId, KeyRecord, KeyStore};
 
 /// Default key lifetime: 3 years (1096 days, covering one leap day) (SPEC §7).
 pub const DEFAULT_KEY_LIFETIME_SECS: u64 = 1096 * 24 * 3600;

@@ -10,15 +10,15 @@ use core::fmt;
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 
-use crate::encoding::{HEADER_LEN, MessageType, Reader, Writer};
+use crate::device::pin::KeyPurpose;
 use crate::error::{DecodeError, DecodeErrorKind, Error, Result};
-use crate::hash::HashAlg;
-use crate::keygen::KeySize;
-use crate::otp::{OTP_LEN, Otp, REQUEST_ID_LEN};
-use crate::padding::Scheme;
-use crate::pin::KeyPurpose;
-use crate::store::KeyId;
-use crate::transport::{ENC_LEN, SealedMessage, TAG_LEN};
+use crate::rsa::hash::HashAlg;
+use crate::rsa::keygen::KeySize;
+use crate::rsa::padding::Scheme;
+use crate::server::otp::{OTP_LEN, Otp, REQUEST_ID_LEN};
+use crate::server::store::KeyId;
+use crate::server::transport::{ENC_LEN, SealedMessage, TAG_LEN};
+use crate::wire::encoding::{HEADER_LEN, MessageType, Reader, Writer};
 
 /// The largest signature, in bytes (8192 bits).
 pub(crate) const MAX_SIGNATURE_BYTES: usize = 1024;
@@ -338,7 +338,7 @@ impl SigningRequest {
 
     /// SPEC §4 step 2: EM = EMSA-ENCODE(digest) for a modulus of `mod_bits` bits, k bytes.
     pub(crate) fn encoded_message(&self, mod_bits: usize) -> Result<Vec<u8>> {
-        crate::padding::encode(self.scheme, &self.digest, &self.pss_salt, mod_bits)
+        crate::rsa::padding::encode(self.scheme, &self.digest, &self.pss_salt, mod_bits)
     }
 
     /// The associated data binding a sealed partial signature to this request (SPEC §6):

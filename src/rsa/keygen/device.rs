@@ -8,9 +8,9 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{KeySize, N1, P1, Q1};
 use crate::arith::{Limb, Modulus, Uint, inv_small_prime_mod};
-use crate::encoding::{MessageType, Reader, Writer};
 use crate::error::{DecodeError, DecodeErrorKind, Error, KeyError, Result};
-use crate::prime::{PUBLIC_EXPONENT, generate_prime_pair};
+use crate::rsa::prime::{PUBLIC_EXPONENT, generate_prime_pair};
+use crate::wire::encoding::{MessageType, Reader, Writer};
 
 /// Extra bits of `d1'` beyond `|n1|` (SPEC §3 step 2): `d1'` is uniform in
 /// `[0, 2^(|n1| + 128))`.

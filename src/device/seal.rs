@@ -55,10 +55,10 @@ use chacha20::cipher::{KeyIvInit, StreamCipher};
 use rand_core::CryptoRng;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::encoding::{MessageType, Reader, Writer};
+use crate::device::pin::{KeyPurpose, Pin};
 use crate::error::{DecodeError, DecodeErrorKind, Error};
-use crate::pin::{KeyPurpose, Pin};
 use crate::secret::SecretBytes;
+use crate::wire::encoding::{MessageType, Reader, Writer};
 
 /// Length of the random Argon2 salt (SPEC §5).
 pub const SALT_LEN: usize = 16;

@@ -6,7 +6,7 @@
 
 use core::fmt;
 
-use crate::hash::HashAlg;
+use crate::rsa::hash::HashAlg;
 
 /// A verification code: a number in `0..10000`, displayed as exactly four digits
 /// (SPEC §8).

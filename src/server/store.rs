@@ -16,17 +16,17 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::encoding::{MessageType, Reader, Writer};
 use crate::error::{DecodeError, DecodeErrorKind, Error, Result, StoreError};
-use crate::keygen::ServerShare;
-use crate::keygen::server::ServerShareFields;
-use crate::lockout::AttemptState;
-use crate::messages::MAX_SIGNATURE_BYTES;
-use crate::otp::{LastExchange, OTP_LEN, Otp, OtpHash, OtpState};
-use crate::server_state::Answer;
+use crate::rsa::keygen::ServerShare;
+use crate::rsa::keygen::server::ServerShareFields;
+use crate::server::lockout::AttemptState;
+use crate::server::otp::{LastExchange, OTP_LEN, Otp, OtpHash, OtpState};
+use crate::server::session::Answer;
+use crate::wire::encoding::{MessageType, Reader, Writer};
+use crate::wire::messages::MAX_SIGNATURE_BYTES;
 
 /// A key id (SPEC §3.6).
-pub type KeyId = [u8; crate::seal::KEY_ID_LEN];
+pub type KeyId = [u8; crate::device::seal::KEY_ID_LEN];
 
 /// Why a key was destroyed (SPEC §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

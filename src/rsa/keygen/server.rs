@@ -10,9 +10,9 @@ use super::{
     KeySize, N, N1, N2, P2, Q2, RegistrationPayload, check_size_policy, composite_modulus_vartime,
 };
 use crate::arith::{Modulus, Residue, Uint, garner, inv_small_prime_mod};
-use crate::encoding::{Reader, Writer};
 use crate::error::{DecodeError, DecodeErrorKind, Error, KeyError, Result};
-use crate::prime::{PUBLIC_EXPONENT, generate_prime_pair};
+use crate::rsa::prime::{PUBLIC_EXPONENT, generate_prime_pair};
+use crate::wire::encoding::{Reader, Writer};
 
 /// Attempts at drawing `(p2, q2)` before giving up. Each attempt fails only if `p2` or `q2`
 /// divides `n1` (impossible for an honest `n1`) or `|n1·n2| < |n1| + |n2|` (impossible when
@@ -401,7 +401,7 @@ impl<'a> ServerShareFields<'a> {
             return Err(bad("share.q2", DecodeErrorKind::Invalid));
         }
         // DECLASSIFY: record consistency (SPEC §2 |p - q| > 2^(b-100)).
-        if bool::from(crate::prime::too_close(
+        if bool::from(crate::rsa::prime::too_close(
             p2.modulus(),
             q2.modulus(),
             prime_bits,

@@ -22,7 +22,7 @@ use subtle::Choice;
 
 use crate::arith::{LIMB_BITS, MAX_LIMBS};
 use crate::error::{Error, KeyError, Result};
-use crate::hash::HashAlg;
+use crate::rsa::hash::HashAlg;
 
 /// The largest modulus the encoders accept, in bits (the width limit of the arithmetic).
 pub(crate) const MAX_MODULUS_BITS: usize = MAX_LIMBS * LIMB_BITS;

@@ -8,7 +8,7 @@ use subtle::{Choice, ConstantTimeEq};
 
 use super::modulus_len;
 use crate::error::{Error, Result};
-use crate::hash::HashAlg;
+use crate::rsa::hash::HashAlg;
 
 /// The eight zero bytes that start `M'` (RFC 8017 §9.1.1 step 5).
 const M_PRIME_PADDING: [u8; 8] = [0; 8];
@@ -51,7 +51,7 @@ fn top_byte_mask(em_bits: usize, em_len: usize) -> u8 {
 }
 
 /// `H = Hash(0x00 * 8 || mHash || salt)` (RFC 8017 §9.1.1 steps 5-6, §9.1.2 steps 12-13).
-fn m_prime_hash(hash: HashAlg, digest: &[u8], salt: &[u8]) -> crate::hash::HashOutput {
+fn m_prime_hash(hash: HashAlg, digest: &[u8], salt: &[u8]) -> crate::rsa::hash::HashOutput {
     hash.hash_parts(&[&M_PRIME_PADDING, digest, salt])
 }
 

@@ -6,8 +6,8 @@
 
 use crate::arith::Uint;
 use crate::error::{Error, Result};
-use crate::padding::{Scheme, verify_em};
-use crate::public_key::PublicKey;
+use crate::rsa::padding::{Scheme, verify_em};
+use crate::rsa::public_key::PublicKey;
 
 /// Verifies `signature` on the message whose digest is `digest` under `public_key` and
 /// `scheme` (RFC 8017 §8.1.2 / §8.2.2, SPEC §4.6).

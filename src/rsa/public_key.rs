@@ -14,7 +14,7 @@ use spki::SubjectPublicKeyInfoRef;
 
 use crate::arith::{LIMB_BYTES, Modulus, Residue, Uint};
 use crate::error::{DecodeError, DecodeErrorKind, Error, KeyError, Result};
-use crate::keygen::N;
+use crate::rsa::keygen::N;
 
 /// The public exponent `e = 65537` of every key (SPEC §2).
 const E: u32 = 65537;

@@ -188,17 +188,17 @@ fn flip_low_bit(x: &mut Uint) {
     }
 }
 
-impl crate::keygen::ServerShare {
+impl crate::rsa::keygen::ServerShare {
     /// The parts of this share that complete a signature (SPEC §4.5).
     pub(crate) fn completion_key(
         &self,
     ) -> CompletionKey<
         '_,
-        crate::keygen::N1,
-        crate::keygen::P2,
-        crate::keygen::Q2,
-        crate::keygen::N2,
-        crate::keygen::N,
+        crate::rsa::keygen::N1,
+        crate::rsa::keygen::P2,
+        crate::rsa::keygen::Q2,
+        crate::rsa::keygen::N2,
+        crate::rsa::keygen::N,
     > {
         CompletionKey {
             n1: self.n1(),

@@ -1,0 +1,23 @@
+//! The RSA building blocks (SPEC §2, §3, §4): random primes, the key generation steps of both
+//! parties, the RFC 8017 encoding methods, verification, the composite public key, the hash
+//! functions, and the arithmetic of the two-party signature.
+//!
+//! Nothing here knows about PINs, sessions or messages: the device and server roles
+//! (`crate::device`, `crate::server`) drive these steps.
+
+// Prime generation and key generation; the `hazmat` feature exposes their raw steps.
+#[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
+pub mod keygen;
+#[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
+pub mod prime;
+
+pub mod hash;
+// The encoders are used by signing (SPEC §4.2) and re-exported under `hazmat`.
+#[cfg_attr(
+    not(feature = "hazmat"),
+    allow(dead_code, unreachable_pub, unused_imports)
+)]
+pub mod padding;
+pub mod public_key;
+pub mod signing;
+pub mod verify;
