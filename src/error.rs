@@ -62,6 +62,8 @@ pub enum Error {
     Store(StoreError),
     /// The random number generator failed.
     Rng,
+    /// The key-encryption key protecting shares at rest failed (SPEC §7).
+    Kek(KekError),
 }
 
 /// Which SPEC §2 check a key failed.
@@ -107,8 +109,81 @@ pub enum StoreError {
     NotFound,
     /// The record's version changed under us (compare-and-swap lost).
     Conflict,
-    /// The backing store failed.
-    Backend(&'static str),
+    /// An insert would break a uniqueness constraint (SPEC §3.5); nothing was written.
+    Duplicate(Uniqueness),
+    /// The backing store failed; the backend's own error is the [`source`](core::error::Error::source).
+    Backend(BackendError),
+}
+
+impl StoreError {
+    /// A backend failure carrying the backend's own error as its source.
+    pub fn backend(e: impl Into<Box<dyn core::error::Error + Send + Sync>>) -> Self {
+        StoreError::Backend(BackendError(std::sync::Arc::from(e.into())))
+    }
+}
+
+/// The uniqueness constraints of a key store (SPEC §3.5).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uniqueness {
+    /// The key id is taken.
+    KeyId,
+    /// A key was already registered with this n1 (destroyed or not).
+    N1,
+    /// The registration challenge was already used.
+    Challenge,
+}
+
+/// An error from outside the library (a database driver, a KMS), kept as the source of a
+/// [`StoreError::Backend`] or a [`KekError::Provider`]. Two are equal when they display the
+/// same text.
+#[derive(Clone)]
+pub struct BackendError(pub std::sync::Arc<dyn core::error::Error + Send + Sync>);
+
+impl BackendError {
+    /// Wraps a backend's error.
+    pub fn new(e: impl Into<Box<dyn core::error::Error + Send + Sync>>) -> Self {
+        Self(std::sync::Arc::from(e.into()))
+    }
+}
+
+impl fmt::Debug for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl PartialEq for BackendError {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for BackendError {}
+
+impl core::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// A failure of the key-encryption key that protects shares at rest (SPEC §7).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KekError {
+    /// The record names a KEK the provider does not hold.
+    UnknownKek(u32),
+    /// The sealed share did not authenticate under its KEK, key id and n1 hash: the record
+    /// was altered, or moved from another key.
+    NotAuthentic,
+    /// The KEK provider (an HSM, a KMS) failed.
+    Provider(BackendError),
 }
 
 /// What was wrong with encoded bytes (SPEC §9).
@@ -205,6 +280,7 @@ impl fmt::Display for Error {
             Error::CloneDetected => f.write_str("cloned device share detected; key destroyed"),
             Error::Store(s) => write!(f, "key store: {s:?}"),
             Error::Rng => f.write_str("random number generator failed"),
+            Error::Kek(k) => write!(f, "key-encryption key: {k:?}"),
         }
     }
 }

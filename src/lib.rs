@@ -40,21 +40,28 @@ pub use device::seal::{
     Argon2Params, KEY_ID_LEN, MAX_SHARE_LEN, MIN_SHARE_LEN, SALT_LEN, SealedShare,
 };
 pub use device::verification_code::{VerificationCode, verification_code};
-pub use error::{DecodeError, DecodeErrorKind, Error, KeyError, PinError, Result, StoreError};
+pub use error::{
+    BackendError, DecodeError, DecodeErrorKind, Error, KekError, KeyError, PinError, Result,
+    StoreError, Uniqueness,
+};
 pub use rsa::hash::HashAlg;
 pub use rsa::keygen::{DeviceShare, KeySize, RegistrationPayload, ServerShare};
 pub use rsa::padding::Scheme;
 pub use rsa::public_key::PublicKey;
 pub use rsa::verify::verify;
 pub use secret::SecretBytes;
+pub use server::kek::{KEK_NONCE_LEN, KEK_TAG_LEN, KekId, KeyEncryptionKey};
 pub use server::lockout::{AttemptState, FailureOutcome, LockStep, LockoutPolicy};
 pub use server::otp::{LastExchange, OTP_LEN, Otp, OtpClass, OtpHash, OtpState, REQUEST_ID_LEN};
+pub use server::record::{
+    ActiveKey, DestroyReason, InMemoryRecordStore, KeyId, KeyRecord, KeyState, RecordStore,
+};
 pub use server::service::Server;
 pub use server::session::{
     Answer, DEFAULT_CAS_RETRIES, DEFAULT_KEY_LIFETIME_SECS, RequestId, ServerPolicy, ServerState,
 };
 pub use server::store::{
-    ActiveKey, DestroyReason, InMemoryKeyStore, KeyId, KeyRecord, KeyState, KeyStore,
+    CHALLENGE_LEN, InMemoryKeyStore, KeyStore, N1Hash, NewRecord, StoredRecord,
 };
 pub use server::transport::{
     ENC_LEN, MAX_PLAINTEXT_LEN, PRIVATE_KEY_LEN, PUBLIC_KEY_LEN, SealedMessage, ServerTransportKey,

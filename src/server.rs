@@ -2,8 +2,10 @@
 //! itself, its session state machine, the lockout policy, one-time passwords, key stores and
 //! the transport key devices seal their messages to.
 
+pub mod kek;
 pub mod lockout;
 pub mod otp;
+pub mod record;
 pub mod service;
 pub mod session;
 pub mod store;

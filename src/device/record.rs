@@ -26,7 +26,7 @@ use crate::rsa::public_key::PublicKey;
 use crate::rsa::signing::device_exponentiate;
 use crate::rsa::verify::verify;
 use crate::server::otp::{OTP_LEN, Otp};
-use crate::server::store::KeyId;
+use crate::server::record::KeyId;
 use crate::server::transport::{PUBLIC_KEY_LEN, TransportPublicKey, seal_to_server};
 use crate::wire::encoding::{MessageType, Reader, Writer};
 use crate::wire::messages::{

@@ -14,8 +14,8 @@ use crate::error::{DecodeError, DecodeErrorKind, Error, Result};
 use crate::rsa::keygen::{KeySize, RegistrationPayload, ServerShare};
 use crate::rsa::public_key::PublicKey;
 use crate::rsa::signing::{CompletionFailure, Fault, server_complete};
+use crate::server::record::{KeyId, RecordStore};
 use crate::server::session::{ServerPolicy, ServerState};
-use crate::server::store::{KeyId, KeyStore};
 use crate::server::transport::{ServerTransportKey, TransportPublicKey};
 use crate::wire::messages::{
     RegistrationRequest, RegistrationResponse, SealedPartialSignature, SigningRequest,
@@ -24,8 +24,8 @@ use crate::wire::messages::{
 
 /// The server side of split-rsa: registration, signature completion, key closing.
 ///
-/// Generic over the key store `K` (an [`InMemoryKeyStore`](crate::InMemoryKeyStore) for tests;
-/// a database with compare-and-swap in production: see [`KeyStore`] for what an
+/// Generic over the key store `K` (an [`InMemoryRecordStore`](crate::InMemoryRecordStore) for tests;
+/// a database with compare-and-swap in production: see [`RecordStore`] for what an
 /// implementation must guarantee). The server reads no clock: every operation takes `now`,
 /// in seconds since the Unix epoch.
 ///
@@ -40,7 +40,7 @@ use crate::wire::messages::{
 /// use rand_chacha::ChaCha20Rng;
 /// use rand_core::SeedableRng;
 /// use split_rsa::{
-///     DEFAULT_CAS_RETRIES, Error, InMemoryKeyStore, KeySize, LockStep, LockoutPolicy, Server,
+///     DEFAULT_CAS_RETRIES, Error, InMemoryRecordStore, KeySize, LockStep, LockoutPolicy, Server,
 ///     ServerPolicy, ServerTransportKey,
 /// };
 ///
@@ -63,7 +63,7 @@ use crate::wire::messages::{
 /// )?;
 /// let policy = ServerPolicy::new(lockout, 2 * 365 * 24 * hour, DEFAULT_CAS_RETRIES)?;
 ///
-/// let server = Server::new(transport, InMemoryKeyStore::new(), policy, KeySize::BITS_3072);
+/// let server = Server::new(transport, InMemoryRecordStore::new(), policy, KeySize::BITS_3072);
 /// let for_devices: [u8; 32] = server.transport_public_key().to_bytes();
 /// # let _ = for_devices;
 /// # assert!(server.state().store().is_empty());
@@ -87,7 +87,7 @@ impl<K> fmt::Debug for Server<K> {
     }
 }
 
-impl<K: KeyStore<Share = ServerShare>> Server<K> {
+impl<K: RecordStore<Share = ServerShare>> Server<K> {
     /// A server with its transport key, key store, policy and the size of the RSA keys it
     /// generates for itself (n2).
     pub fn new(

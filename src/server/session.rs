@@ -1,7 +1,7 @@
 //! The server's key-state operations (SPEC §3.5, §4.5, §7), independent of the cryptography.
 //!
 //! [`ServerState`] runs registration, the completion of a signature, closing and expiry on a
-//! [`KeyStore`]. The share check itself is a closure supplied by the caller
+//! [`RecordStore`]. The share check itself is a closure supplied by the caller
 //! (`evaluate`), so this module is pure policy: the order of SPEC §4.5, charge before compute,
 //! one-time passwords and compare-and-swap.
 //!
@@ -59,7 +59,7 @@ use zeroize::Zeroize;
 use crate::error::{Error, Result, StoreError};
 use crate::server::lockout::{FailureOutcome, LockoutPolicy};
 use crate::server::otp::{Otp, OtpClass, REQUEST_ID_LEN};
-use crate::server::store::{DestroyReason, KeyId, KeyRecord, KeyStore};
+use crate::server::record::{DestroyReason, KeyId, KeyRecord, RecordStore};
 
 /// Default key lifetime: 3 years (1096 days, covering one leap day) (SPEC §7).
 pub const DEFAULT_KEY_LIFETIME_SECS: u64 = 1096 * 24 * 3600;
@@ -206,7 +206,7 @@ const fn is_conflict(e: &Error) -> bool {
     matches!(e, Error::Store(StoreError::Conflict))
 }
 
-/// The server's key-state operations on a [`KeyStore`] under a [`ServerPolicy`]
+/// The server's key-state operations on a [`RecordStore`] under a [`ServerPolicy`]
 /// (SPEC §3.5, §4.5, §7). See the module documentation for the exact order of steps.
 #[derive(Debug)]
 pub struct ServerState<K> {
@@ -216,7 +216,7 @@ pub struct ServerState<K> {
 
 impl<K> ServerState<K>
 where
-    K: KeyStore,
+    K: RecordStore,
     K::Share: Zeroize,
 {
     /// Wraps a store and a policy.

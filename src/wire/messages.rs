@@ -16,7 +16,7 @@ use crate::rsa::hash::HashAlg;
 use crate::rsa::keygen::KeySize;
 use crate::rsa::padding::Scheme;
 use crate::server::otp::{OTP_LEN, Otp, REQUEST_ID_LEN};
-use crate::server::store::KeyId;
+use crate::server::record::KeyId;
 use crate::server::transport::{ENC_LEN, SealedMessage, TAG_LEN};
 use crate::wire::encoding::{HEADER_LEN, MessageType, Reader, Writer};
 
