@@ -5,5 +5,6 @@
 
 pub mod pin;
 pub mod record;
+pub mod registration;
 pub mod seal;
 pub mod verification_code;

@@ -41,8 +41,9 @@ pub enum Error {
     /// The key is locked after too many wrong PINs until the given time (seconds since the Unix
     /// epoch) (SPEC §7).
     KeyLocked {
-        /// When the lock ends (seconds since the Unix epoch).
-        until: u64,
+        /// When the lock ends (seconds since the Unix epoch); `None` while a charged
+        /// evaluation at the destroy threshold is unresolved (SPEC §4.5 e).
+        until: Option<u64>,
     },
     /// The key has been destroyed (SPEC §7).
     KeyDestroyed,
@@ -64,6 +65,20 @@ pub enum Error {
     Rng,
     /// The key-encryption key protecting shares at rest failed (SPEC §7).
     Kek(KekError),
+    /// A registration for an n1 that was registered before (SPEC §3.5): a replayed or
+    /// repeated registration. Nothing was created.
+    AlreadyRegistered,
+    /// A registration challenge that this server did not issue, that expired, or that was
+    /// already used (SPEC §3.0, §3.5). Nothing was created.
+    InvalidChallenge(&'static str),
+    /// The device record holds an exchange that is not resolved yet: resend it and accept the
+    /// answer first (SPEC §4.3, §10).
+    ExchangePending,
+    /// There is no pending exchange to resend or accept.
+    NoPendingExchange,
+    /// The server answered that the key is dead (destroyed, expired, a clone, or a stale
+    /// record); the device record can no longer sign (SPEC §4.6).
+    KeyDead,
 }
 
 /// Which SPEC §2 check a key failed.
@@ -264,7 +279,10 @@ impl fmt::Display for Error {
             Error::InvalidRequest(why) => write!(f, "invalid request: {why}"),
             Error::MessageTooLong => f.write_str("message too long for the modulus"),
             Error::Unseal => f.write_str("sealed message could not be opened"),
-            Error::KeyLocked { until } => write!(f, "key locked until {until}"),
+            Error::KeyLocked { until: Some(until) } => write!(f, "key locked until {until}"),
+            Error::KeyLocked { until: None } => {
+                f.write_str("key locked until an earlier attempt is resolved")
+            }
             Error::KeyDestroyed => f.write_str("key destroyed"),
             Error::KeyExpired => f.write_str("key expired"),
             Error::WrongPin {
@@ -281,6 +299,13 @@ impl fmt::Display for Error {
             Error::Store(s) => write!(f, "key store: {s:?}"),
             Error::Rng => f.write_str("random number generator failed"),
             Error::Kek(k) => write!(f, "key-encryption key: {k:?}"),
+            Error::AlreadyRegistered => f.write_str("a key was already registered for this n1"),
+            Error::InvalidChallenge(why) => write!(f, "registration challenge refused: {why}"),
+            Error::ExchangePending => {
+                f.write_str("an exchange is pending: resend it and accept the answer first")
+            }
+            Error::NoPendingExchange => f.write_str("no exchange is pending"),
+            Error::KeyDead => f.write_str("the server reported the key dead"),
         }
     }
 }

@@ -35,10 +35,9 @@ mod server;
 mod wire;
 
 pub use device::pin::{KeyPurpose, MAX_PIN_LEN, Pin};
-pub use device::record::{DeviceRecord, DeviceRegistration};
-pub use device::seal::{
-    Argon2Params, KEY_ID_LEN, MAX_SHARE_LEN, MIN_SHARE_LEN, SALT_LEN, SealedShare,
-};
+pub use device::record::DeviceRecord;
+pub use device::registration::{DeviceRegistration, RegistrationAnswer};
+pub use device::seal::{Argon2Params, MAX_SHARE_LEN, MIN_SHARE_LEN, SALT_LEN, SealedShare};
 pub use device::verification_code::{VerificationCode, verification_code};
 pub use error::{
     BackendError, DecodeError, DecodeErrorKind, Error, KekError, KeyError, PinError, Result,
@@ -51,14 +50,17 @@ pub use rsa::public_key::PublicKey;
 pub use rsa::verify::verify;
 pub use secret::SecretBytes;
 pub use server::kek::{KEK_NONCE_LEN, KEK_TAG_LEN, KekId, KeyEncryptionKey};
-pub use server::lockout::{AttemptState, FailureOutcome, LockStep, LockoutPolicy};
-pub use server::otp::{LastExchange, OTP_LEN, Otp, OtpClass, OtpHash, OtpState, REQUEST_ID_LEN};
+pub use server::lockout::{LockStep, LockoutPolicy};
+pub use server::otp::{OTP_LEN, Otp, OtpHash};
 pub use server::record::{
-    ActiveKey, DestroyReason, InMemoryRecordStore, KeyId, KeyRecord, KeyState, RecordStore,
+    ActiveKey, AnswerSummary, DestroyReason, KeyRecord, KeyState, MAX_TRIED, PendingRequest,
+    StoredAnswer, WrappedShare,
 };
-pub use server::service::Server;
+pub use server::service::{Completion, Registered, Server};
 pub use server::session::{
-    Answer, DEFAULT_CAS_RETRIES, DEFAULT_KEY_LIFETIME_SECS, RequestId, ServerPolicy, ServerState,
+    Admission, DEFAULT_CAS_RETRIES, DEFAULT_CHALLENGE_LIFETIME_SECS, DEFAULT_KEY_LIFETIME_SECS,
+    DEFAULT_REQUEST_LIFETIME_SECS, Evaluation, MessageFacts, ServerPolicy, Settlement, admit,
+    record_answer, settle,
 };
 pub use server::store::{
     CHALLENGE_LEN, InMemoryKeyStore, KeyStore, N1Hash, NewRecord, StoredRecord,
@@ -68,7 +70,8 @@ pub use server::transport::{
     TAG_LEN, TRANSPORT_INFO, TransportPublicKey, seal_to_server,
 };
 pub use wire::encoding::MessageType;
+pub use wire::ids::{KEY_ID_LEN, KeyId, REQUEST_ID_LEN, RequestId};
 pub use wire::messages::{
-    RegistrationRequest, RegistrationResponse, SealedPartialSignature, SigningRequest,
-    SigningResponse,
+    Outcome, RegistrationChallenge, RegistrationRequest, ResponseKind, SealedPartialSignature,
+    SealedResponse, SigningRequest,
 };

@@ -20,6 +20,11 @@ impl SecretBytes {
         Self { bytes }
     }
 
+    /// The bytes, mutably (for decrypting in place).
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.bytes
+    }
+
     /// The secret bytes. Do not copy them into a buffer that is not wiped.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes

@@ -1,12 +1,21 @@
-//! The device's role (SPEC §3 steps 1–4 and 6, §4 steps 2–4 and 6, §5).
+//! The device's record and its signing session (SPEC §4 steps 2-4 and 6, §5, §10).
 //!
-//! Registration: [`DeviceRegistration::start`] generates the device key, splits it and seals
-//! d1'' to the server; [`DeviceRegistration::finish`] takes the server's answer, checks the
-//! composite modulus, seals d1' under the PIN and returns the [`DeviceRecord`] to store.
+//! [`DeviceRecord`] is the device's whole state for one split key: n1 and n2, the key id and
+//! purpose, d1' sealed under the PIN, the current one-time password, the server's transport
+//! key, and the pending exchange if one is unresolved. The device session rules:
 //!
-//! Signing: [`DeviceRecord::sign`] unseals d1' with whatever PIN the user typed (it cannot tell
-//! a wrong PIN), computes `y = m^d1' mod n1` in constant time and seals `{otp, y}` to the
-//! server; [`DeviceRecord::accept`] checks the server's signature and stores the next OTP.
+//! - [`sign`](DeviceRecord::sign) refuses while an exchange is pending; otherwise it unseals
+//!   d1' with whatever PIN was typed (it cannot tell a wrong one), computes `y = m^d1' mod n1`
+//!   in constant time, seals `{otp, y}` to the server and enters the pending state, which keeps
+//!   the request, the sealed message and its response key (SPEC §4.4);
+//! - the application **persists the record before it sends** the message (SPEC §10);
+//! - [`resend`](DeviceRecord::resend) gives the same sealed bytes again (after a crash, a
+//!   timeout, a lost answer): the server answers a byte-identical resend from storage and
+//!   charges nothing;
+//! - [`accept`](DeviceRecord::accept) opens the answer with the response key: an answer that
+//!   does not open is ignored and the exchange stays pending; a completed signature is verified
+//!   under (n, e) before the next OTP is stored; any other answer ends the exchange with the
+//!   OTP unchanged; a fatal one makes the record unable to sign (SPEC §4.6).
 //!
 //! The device never sees d1'' after registration, and no type here can hold a server share
 //! (SPEC §1 (b), (f)).
@@ -20,177 +29,36 @@ use crate::arith::{Modulus, Uint};
 use crate::device::pin::{KeyPurpose, Pin};
 use crate::device::seal::{Argon2Params, SealedShare};
 use crate::device::verification_code::{VerificationCode, verification_code};
-use crate::error::{DecodeErrorKind, Error, KeyError, Result};
+use crate::error::{DecodeError, DecodeErrorKind, Error, Result};
 use crate::rsa::keygen::{DeviceShare, KeySize, N1, composite_modulus_vartime};
 use crate::rsa::public_key::PublicKey;
 use crate::rsa::signing::device_exponentiate;
 use crate::rsa::verify::verify;
 use crate::server::otp::{OTP_LEN, Otp};
-use crate::server::record::KeyId;
-use crate::server::transport::{PUBLIC_KEY_LEN, TransportPublicKey, seal_to_server};
+use crate::server::transport::{
+    PUBLIC_KEY_LEN, RESPONSE_KEY_LEN, ResponseKey, TransportPublicKey,
+    seal_to_server_for_response,
+};
 use crate::wire::encoding::{MessageType, Reader, Writer};
+use crate::wire::ids::KeyId;
 use crate::wire::messages::{
-    Hex, RegistrationRequest, RegistrationResponse, SealedPartialSignature, SigningRequest,
-    SigningResponse, encode_partial, read_half_modulus,
+    Outcome, ResponseKind, SealedPartialSignature, SealedResponse, SigningAnswer, SigningRequest,
+    encode_partial, read_half_modulus,
 };
 
-/// A registration in progress on the device: holds the fresh share d1' until the server has
-/// answered (the PIN seal needs the key id the server assigns). Secret; not `Clone`.
-pub struct DeviceRegistration {
-    share: DeviceShare,
-    purpose: KeyPurpose,
-    server_key: TransportPublicKey,
+/// An exchange the device started and has not resolved (SPEC §4.4, §10).
+struct PendingExchange {
+    request: SigningRequest,
+    message: SealedPartialSignature,
+    response_key: ResponseKey,
+    /// d1' re-sealed under a new PIN, installed only by a Completed answer (SPEC §5).
+    new_seal: Option<SealedShare>,
 }
 
-impl fmt::Debug for DeviceRegistration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeviceRegistration")
-            .field("purpose", &self.purpose)
-            .field("size", &self.share.key_size())
-            .finish_non_exhaustive()
-    }
-}
-
-impl DeviceRegistration {
-    /// SPEC §3 steps 1–4: generates p1, q1, n1, d1 and the split d1', d1''; wipes p1, q1,
-    /// phi1, d1; seals `{n1, d1''}` to the server's transport key (SPEC §6) and wipes d1''.
-    ///
-    /// # Errors
-    /// [`Error::InvalidKey`] if key generation fails its own checks (a fault), transport
-    /// errors from sealing.
-    pub fn start<R: CryptoRng>(
-        rng: &mut R,
-        purpose: KeyPurpose,
-        size: KeySize,
-        server_key: &TransportPublicKey,
-    ) -> Result<(Self, RegistrationRequest)> {
-        let (share, payload) = DeviceShare::generate(size, rng)?;
-        let n1 = share.n1_be_bytes();
-        let aad = RegistrationRequest::aad(purpose, &n1);
-        let plaintext = payload.to_bytes();
-        drop(payload);
-        let sealed = seal_to_server(rng, server_key, &aad, &plaintext)?;
-        drop(plaintext);
-        let request = RegistrationRequest {
-            purpose,
-            n1,
-            sealed,
-        };
-        Ok((
-            Self {
-                share,
-                purpose,
-                server_key: *server_key,
-            },
-            request,
-        ))
-    }
-
-    /// SPEC §3 step 6 and §5: checks the server's answer (n2 of a supported size, odd,
-    /// coprime to n1, `|n1·n2| = |n1| + |n2|`), seals d1' under `pin` with Argon2id and
-    /// ChaCha20 (no redundancy), and returns the record to store. d1' in the clear is wiped.
-    ///
-    /// # Errors
-    /// [`Error::InvalidKey`] if n2 or n fails a check; [`Error::InvalidRequest`] if the PIN's
-    /// purpose is not the key's.
-    pub fn finish<R: CryptoRng>(
-        self,
-        rng: &mut R,
-        response: RegistrationResponse,
-        pin: &Pin,
-        params: Argon2Params,
-    ) -> Result<DeviceRecord> {
-        let n1_bytes = self.share.n1_be_bytes();
-        let n1 = Uint::from_be_bytes(&n1_bytes);
-        let n2 = Uint::from_be_bytes(&response.n2);
-        let n2_size = KeySize::from_bytes_any(response.n2.len()).ok_or(KeyError::ModulusSize)?;
-        if n2_size.is_insecure_test_size() != self.share.key_size().is_insecure_test_size() {
-            return Err(KeyError::ModulusSize.into());
-        }
-        let n = composite_modulus_vartime(&n1, &n2, false)?;
-        let public_key = PublicKey::from_uint(&n)?;
-        let d1p = self.share.d1_prime_be_bytes();
-        let sealed = SealedShare::seal(rng, pin, &response.key_id, self.purpose, &d1p, params)?;
-        drop(d1p);
-        let n1_modulus = self.share.n1().clone();
-        Ok(DeviceRecord {
-            key_id: response.key_id,
-            purpose: self.purpose,
-            size: self.share.key_size(),
-            n1: n1_bytes,
-            n1_modulus,
-            n2: response.n2,
-            public_key,
-            sealed,
-            otp: response.otp,
-            server_key: self.server_key,
-        })
-    }
-}
-
-/// What the device stores for one split key (SPEC §9): the key id and purpose, n1 and n2 (and
-/// so the composite public key), d1' sealed under the PIN, the current one-time password and
-/// the server's transport public key. Nothing in it depends on the PIN except the sealed
-/// share's ciphertext, which is uniformly random under every PIN (SPEC §5).
+/// What the device stores for one split key (SPEC §10). See the module documentation.
 ///
-/// # Persistence
-///
-/// Store [`to_bytes`](Self::to_bytes) (a wiping buffer) and restore it with
-/// [`from_bytes`](Self::from_bytes). **Persist again after every accepted signature**: it
-/// rotates the one-time password, and a record restored from an older copy carries a stale
-/// one, which the server takes for a clone and answers by destroying the key (SPEC §7).
-///
-/// ```
-/// use rand_chacha::ChaCha20Rng;
-/// use rand_core::SeedableRng;
-/// use split_rsa::{
-///     Argon2Params, DeviceRecord, DeviceRegistration, Error, HashAlg, InMemoryKeyStore,
-///     KeyPurpose, KeySize, Pin, Scheme, Server, ServerPolicy, ServerTransportKey,
-///     SigningRequest,
-/// };
-///
-/// let mut rng = ChaCha20Rng::seed_from_u64(5); // an OS RNG in production
-/// let size = KeySize::insecure_for_tests(768).unwrap(); // KeySize::BITS_3072 in production
-/// let server = Server::new(
-///     ServerTransportKey::generate(&mut rng),
-///     InMemoryKeyStore::new(),
-///     ServerPolicy::default(),
-///     size,
-/// );
-/// let (now, purpose) = (1_800_000_000, KeyPurpose::Authentication);
-/// let pin1 = Pin::new("4719", purpose)?;
-/// let (registration, request) =
-///     DeviceRegistration::start(&mut rng, purpose, size, &server.transport_public_key())?;
-/// let response = server.register(&mut rng, &request, now)?;
-/// let record =
-///     registration.finish(&mut rng, response, &pin1, Argon2Params::insecure_fast_for_tests())?;
-///
-/// // Save, and later restore (e.g. after the app restarts).
-/// let saved = record.to_bytes();
-/// let mut restored = DeviceRecord::from_bytes(&saved)?;
-/// assert_eq!(restored.public_key(), record.public_key());
-/// assert_eq!(restored.to_bytes(), saved); // canonical
-///
-/// // Sign with the restored record, then persist the new one-time password at once.
-/// let scheme = Scheme::Pkcs1v15(HashAlg::Sha256);
-/// let digest = HashAlg::Sha256.digest(b"log in to example.org");
-/// let request = SigningRequest::new(&mut rng, *restored.key_id(), scheme, &digest)?;
-/// let partial = restored.sign(&mut rng, &request, &pin1)?;
-/// let answer = server.complete(&mut rng, &request, &partial, now)?;
-/// restored.accept(&request, &answer)?;
-/// let saved_again = restored.to_bytes();
-/// assert_ne!(saved_again, saved);
-///
-/// // The old copy now holds a stale one-time password: the server sees a clone.
-/// let stale = DeviceRecord::from_bytes(&saved)?;
-/// let request = SigningRequest::new(&mut rng, *stale.key_id(), scheme, &digest)?;
-/// let partial = stale.sign(&mut rng, &request, &pin1)?;
-/// assert!(matches!(
-///     server.complete(&mut rng, &request, &partial, now),
-///     Err(Error::CloneDetected)
-/// ));
-/// # Ok::<(), Error>(())
-/// ```
+/// Secret parts (the sealed share, the OTP, a pending response key) are never shown by
+/// `Debug`; [`to_bytes`](Self::to_bytes) exports into a wiping buffer.
 pub struct DeviceRecord {
     key_id: KeyId,
     purpose: KeyPurpose,
@@ -202,19 +70,55 @@ pub struct DeviceRecord {
     sealed: SealedShare,
     otp: Otp,
     server_key: TransportPublicKey,
+    dead: bool,
+    pending: Option<PendingExchange>,
 }
 
 impl fmt::Debug for DeviceRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DeviceRecord")
-            .field("key_id", &Hex(&self.key_id))
+            .field("key_id", &self.key_id)
             .field("purpose", &self.purpose)
             .field("public_key", &self.public_key)
+            .field("dead", &self.dead)
+            .field(
+                "pending",
+                &self.pending.as_ref().map(|p| *p.request.request_id()),
+            )
             .finish_non_exhaustive()
     }
 }
 
 impl DeviceRecord {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        key_id: KeyId,
+        purpose: KeyPurpose,
+        size: KeySize,
+        n1: Vec<u8>,
+        n1_modulus: Modulus<N1>,
+        n2: Vec<u8>,
+        public_key: PublicKey,
+        sealed: SealedShare,
+        otp: Otp,
+        server_key: TransportPublicKey,
+    ) -> Self {
+        Self {
+            key_id,
+            purpose,
+            size,
+            n1,
+            n1_modulus,
+            n2,
+            public_key,
+            sealed,
+            otp,
+            server_key,
+            dead: false,
+            pending: None,
+        }
+    }
+
     /// The key id.
     pub fn key_id(&self) -> &KeyId {
         &self.key_id
@@ -230,32 +134,97 @@ impl DeviceRecord {
         &self.public_key
     }
 
+    /// The request of the pending exchange, if one is unresolved.
+    pub fn pending_request(&self) -> Option<&SigningRequest> {
+        self.pending.as_ref().map(|p| &p.request)
+    }
+
+    /// Whether the server has answered that the key is dead (destroyed, expired, a clone, or
+    /// this record is stale): the record can no longer sign.
+    pub fn is_dead(&self) -> bool {
+        self.dead
+    }
+
     /// The verification code to show the user before asking for the PIN (SPEC §8).
     pub fn verification_code(&self, request: &SigningRequest) -> VerificationCode {
         verification_code(request.digest())
     }
 
-    /// SPEC §4 steps 2–4: encodes the request's digest for the composite modulus, unseals d1'
-    /// under `pin` (any PIN yields some share: the device cannot tell a wrong PIN, SPEC §5),
-    /// computes `y = m^d1' mod n1` in constant time, and seals `{otp, y}` to the server bound
-    /// to this request (SPEC §6).
+    /// SPEC §4 steps 2-4: checks the request (this key, this purpose, no exchange pending),
+    /// encodes its digest for the composite modulus, unseals d1' under `pin` (any PIN yields
+    /// some share: the device cannot tell a wrong one, SPEC §5), computes `y = m^d1' mod n1`
+    /// in constant time, seals `{otp, y}` to the server bound to the request (SPEC §6), and
+    /// enters the pending state. **Persist the record before sending the message** (SPEC §10).
     ///
     /// # Errors
-    /// [`Error::InvalidRequest`] if the request is for another key or the PIN is for another
-    /// purpose; encoding errors; transport errors. Never an error that depends on the PIN's
-    /// digits.
+    /// [`Error::ExchangePending`]; [`Error::KeyDead`]; [`Error::InvalidRequest`] if the
+    /// request is for another key or purpose or the PIN is for another purpose; encoding and
+    /// transport errors. Never an error that depends on the PIN's digits. On every error the
+    /// record is unchanged.
     pub fn sign<R: CryptoRng>(
-        &self,
+        &mut self,
         rng: &mut R,
         request: &SigningRequest,
         pin: &Pin,
     ) -> Result<SealedPartialSignature> {
+        self.sign_inner(rng, request, pin, None)
+    }
+
+    /// [`sign`](Self::sign), and change the PIN if the server confirms the current one
+    /// (SPEC §5): d1' is re-sealed under `new_pin` now and kept in the pending exchange; a
+    /// Completed answer installs it, any other answer discards it.
+    ///
+    /// # Errors
+    /// As [`sign`](Self::sign); [`Error::InvalidRequest`] if `new_pin` is for another purpose.
+    pub fn sign_and_change_pin<R: CryptoRng>(
+        &mut self,
+        rng: &mut R,
+        request: &SigningRequest,
+        pin: &Pin,
+        new_pin: &Pin,
+        params: Argon2Params,
+    ) -> Result<SealedPartialSignature> {
+        self.check_can_sign(request)?;
+        let d1p = self.sealed.unseal(pin, self.key_id.as_bytes(), self.purpose)?;
+        let new_seal = SealedShare::seal(
+            rng,
+            new_pin,
+            self.key_id.as_bytes(),
+            self.purpose,
+            d1p.as_bytes(),
+            params,
+        )?;
+        drop(d1p);
+        self.sign_inner(rng, request, pin, Some(new_seal))
+    }
+
+    fn check_can_sign(&self, request: &SigningRequest) -> Result<()> {
+        if self.dead {
+            return Err(Error::KeyDead);
+        }
+        if self.pending.is_some() {
+            return Err(Error::ExchangePending);
+        }
         if request.key_id != self.key_id {
             return Err(Error::InvalidRequest("the request is for another key"));
         }
+        if request.purpose != self.purpose {
+            return Err(Error::InvalidRequest("the request is for another purpose"));
+        }
+        Ok(())
+    }
+
+    fn sign_inner<R: CryptoRng>(
+        &mut self,
+        rng: &mut R,
+        request: &SigningRequest,
+        pin: &Pin,
+        new_seal: Option<SealedShare>,
+    ) -> Result<SealedPartialSignature> {
+        self.check_can_sign(request)?;
         let em = Zeroizing::new(request.encoded_message(self.public_key.bits())?);
         let m = Uint::from_be_bytes(&em);
-        let d1p = self.sealed.unseal(pin, &self.key_id, self.purpose)?;
+        let d1p = self.sealed.unseal(pin, self.key_id.as_bytes(), self.purpose)?;
         let share = DeviceShare::from_parts(
             self.size,
             self.n1_modulus.clone(),
@@ -268,81 +237,138 @@ impl DeviceRecord {
         drop(y);
         let plaintext = encode_partial(&self.otp, &y_bytes);
         drop(y_bytes);
-        let sealed = seal_to_server(rng, &self.server_key, &request.partial_aad(), &plaintext)?;
-        Ok(SealedPartialSignature {
+        let request_hash = request.hash();
+        let aad = SealedPartialSignature::aad(&self.key_id, &request.request_id, &request_hash);
+        let (sealed, response_key) =
+            seal_to_server_for_response(rng, &self.server_key, &aad, &plaintext)?;
+        drop(plaintext);
+        let message = SealedPartialSignature {
             key_id: self.key_id,
             request_id: request.request_id,
+            request_hash,
             sealed,
-        })
+        };
+        self.pending = Some(PendingExchange {
+            request: request.clone(),
+            message: message.clone(),
+            response_key,
+            new_seal,
+        });
+        Ok(message)
     }
 
-    /// SPEC §4 step 6: checks that `response` answers `request` and that its signature
-    /// verifies under the composite public key, then stores the next one-time password.
-    /// Returns the signature.
+    /// The pending exchange's sealed message, byte for byte as first sent (SPEC §4.6, §10):
+    /// send it again after a crash, a timeout or a lost answer.
     ///
     /// # Errors
-    /// [`Error::InvalidRequest`] if the ids do not match; [`Error::InvalidSignature`] if the
-    /// signature does not verify (the record is unchanged).
-    pub fn accept(
-        &mut self,
-        request: &SigningRequest,
-        response: &SigningResponse,
-    ) -> Result<Vec<u8>> {
-        if response.key_id != self.key_id || response.request_id != request.request_id {
-            return Err(Error::InvalidRequest(
-                "the response answers another request",
-            ));
+    /// [`Error::NoPendingExchange`].
+    pub fn resend(&self) -> Result<SealedPartialSignature> {
+        self.pending
+            .as_ref()
+            .map(|p| p.message.clone())
+            .ok_or(Error::NoPendingExchange)
+    }
+
+    /// SPEC §4 step 6: opens the server's answer with the pending exchange's response key and
+    /// applies it. Returns what the server said; **persist the record again** afterwards.
+    ///
+    /// - An answer that does not open (forged, corrupted, for another exchange) or does not
+    ///   decode is an error and changes nothing: the exchange stays pending (resend it).
+    /// - Completed: the signature is verified under the composite key for the pending request
+    ///   (an invalid one is an error and changes nothing), then the next OTP is stored, a new
+    ///   PIN seal (from [`sign_and_change_pin`](Self::sign_and_change_pin)) is installed, and
+    ///   the exchange ends.
+    /// - WrongPin, NotPending, Locked: the exchange ends; the OTP is unchanged.
+    /// - Destroyed, Expired, CloneDetected, StaleRecord: the exchange ends and the record can
+    ///   no longer sign.
+    ///
+    /// # Errors
+    /// [`Error::NoPendingExchange`]; [`Error::Unseal`]; [`Error::Decode`];
+    /// [`Error::InvalidSignature`]. The record is unchanged on every error.
+    pub fn accept(&mut self, response: &SealedResponse) -> Result<Outcome> {
+        let pending = self.pending.as_ref().ok_or(Error::NoPendingExchange)?;
+        if response.kind != ResponseKind::Signing
+            || response.key_id != self.key_id
+            || response.request_id != pending.request.request_id
+        {
+            return Err(Error::Unseal);
         }
-        verify(
-            &self.public_key,
-            request.scheme(),
-            request.digest(),
-            &response.signature,
-        )?;
-        self.otp = Otp::from_bytes(response.next_otp);
-        Ok(response.signature.clone())
+        let aad = SealedResponse::aad(response.kind, &response.key_id, &response.request_id);
+        let plaintext = pending.response_key.open(&aad, &response.sealed)?;
+        let answer = SigningAnswer::from_bytes(plaintext.as_bytes())?;
+        drop(plaintext);
+        if let Outcome::Completed { signature } = &answer.outcome {
+            verify(
+                &self.public_key,
+                pending.request.scheme,
+                &pending.request.digest,
+                signature,
+            )?;
+        }
+        // Applied only now that nothing can fail.
+        let Some(pending) = self.pending.take() else {
+            return Err(Error::NoPendingExchange);
+        };
+        match &answer.outcome {
+            Outcome::Completed { .. } => {
+                if let Some(next) = answer.next_otp {
+                    self.otp = next;
+                }
+                if let Some(seal) = pending.new_seal {
+                    self.sealed = seal;
+                }
+            }
+            o if o.is_fatal() => self.dead = true,
+            _ => {}
+        }
+        Ok(answer.outcome)
     }
 
-    /// SPEC §5: re-seals d1' under a new PIN. **Only call this right after a signature made
-    /// with `current` was accepted**: the device cannot tell a wrong PIN, so re-sealing after a
-    /// wrong `current` would seal a wrong share and make the key unusable.
-    ///
-    /// # Errors
-    /// [`Error::InvalidRequest`] if a PIN is for another purpose.
-    pub fn change_pin<R: CryptoRng>(
-        &mut self,
-        rng: &mut R,
-        current: &Pin,
-        new: &Pin,
-        params: Argon2Params,
-    ) -> Result<()> {
-        let d1p = self.sealed.unseal(current, &self.key_id, self.purpose)?;
-        self.sealed =
-            SealedShare::seal(rng, new, &self.key_id, self.purpose, d1p.as_bytes(), params)?;
-        Ok(())
-    }
-
-    /// The canonical encoding of the record (SPEC §9), in a wiping buffer.
+    /// The canonical encoding of the record (SPEC §9, §10), in a wiping buffer.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut w = Writer::new(MessageType::DeviceRecord);
-        w.fixed(&self.key_id).u8(self.purpose.tag());
+        w.fixed(self.key_id.as_bytes()).u8(self.purpose.tag());
+        // Half moduli are at most 512 bytes.
         w.u16(self.n1.len() as u16).fixed(&self.n1);
         w.u16(self.n2.len() as u16).fixed(&self.n2);
         self.sealed.write_body(&mut w);
         w.fixed(self.otp.as_bytes())
-            .fixed(&self.server_key.to_bytes());
+            .fixed(&self.server_key.to_bytes())
+            .u8(if self.dead { 2 } else { 1 });
+        match &self.pending {
+            None => {
+                w.u8(0);
+            }
+            Some(p) => {
+                w.u8(1)
+                    .var(&p.request.to_bytes())
+                    .var(&p.message.to_bytes())
+                    .fixed(p.response_key.as_bytes());
+                match &p.new_seal {
+                    Some(s) => {
+                        w.u8(1);
+                        s.write_body(&mut w);
+                    }
+                    None => {
+                        w.u8(0);
+                    }
+                }
+            }
+        }
         w.finish()
     }
 
-    /// Strict decoding (SPEC §9): n1 and n2 of supported sizes, odd, exact, and the composite
-    /// n = n1·n2 of exactly |n1| + |n2| bits; the sealed share as long as |n1| + 128 bits.
+    /// Strict decoding (SPEC §9): n1 and n2 of supported sizes of the same class, odd, exact,
+    /// and the composite n = n1·n2 of exactly |n1| + |n2| bits; the sealed share as long as
+    /// |n1| + 128 bits; a pending exchange whose request and message name this key and each
+    /// other.
     ///
     /// # Errors
     /// [`Error::Decode`] naming the field.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let bad = |field, kind| Error::Decode(crate::error::DecodeError::new(field, kind));
+        let bad = |field, kind| Error::Decode(DecodeError::new(field, kind));
         let mut r = Reader::new(bytes, MessageType::DeviceRecord)?;
-        let key_id = r.array("key_id")?;
+        let key_id = KeyId::from_bytes(r.array("key_id")?);
         let purpose = KeyPurpose::from_tag(r.u8("purpose")?)
             .ok_or(bad("purpose", DecodeErrorKind::UnknownTag))?;
         let n1 = read_half_modulus(&mut r, "n1")?.to_vec();
@@ -351,6 +377,37 @@ impl DeviceRecord {
         let otp = Otp::from_bytes(r.array::<OTP_LEN>("otp")?);
         let server_key = TransportPublicKey::from_bytes(&r.array::<PUBLIC_KEY_LEN>("server_key")?)
             .map_err(|_| bad("server_key", DecodeErrorKind::Invalid))?;
+        let dead = match r.u8("status")? {
+            1 => false,
+            2 => true,
+            _ => return Err(bad("status", DecodeErrorKind::UnknownTag)),
+        };
+        let pending = if r.bool("pending")? {
+            let request = SigningRequest::from_bytes(r.var("pending.request", 512)?)?;
+            let message = SealedPartialSignature::from_bytes(r.var("pending.message", 2048)?)?;
+            let response_key =
+                ResponseKey::from_bytes(r.array::<RESPONSE_KEY_LEN>("pending.response_key")?);
+            let new_seal = if r.bool("pending.new_seal")? {
+                Some(SealedShare::read_body(&mut r)?)
+            } else {
+                None
+            };
+            if request.key_id != key_id
+                || message.key_id != key_id
+                || message.request_id != request.request_id
+                || message.request_hash != request.hash()
+            {
+                return Err(bad("pending", DecodeErrorKind::Invalid));
+            }
+            Some(PendingExchange {
+                request,
+                message,
+                response_key,
+                new_seal,
+            })
+        } else {
+            None
+        };
         r.finish()?;
 
         let size =
@@ -360,7 +417,13 @@ impl DeviceRecord {
         if size.is_insecure_test_size() != n2_size.is_insecure_test_size() {
             return Err(bad("n2", DecodeErrorKind::OutOfRange));
         }
-        if sealed.ciphertext().len() != size.bytes() + 16 {
+        let share_len = size.bytes() + 16;
+        if sealed.ciphertext().len() != share_len
+            || pending
+                .as_ref()
+                .and_then(|p| p.new_seal.as_ref())
+                .is_some_and(|s| s.ciphertext().len() != share_len)
+        {
             return Err(bad("sealed_share.ciphertext", DecodeErrorKind::Invalid));
         }
         let n1_uint = Uint::from_be_bytes(&n1);
@@ -380,6 +443,8 @@ impl DeviceRecord {
             sealed,
             otp,
             server_key,
+            dead,
+            pending,
         })
     }
 }

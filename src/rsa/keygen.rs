@@ -187,9 +187,12 @@ fn gcd_is_one_vartime(a: &Uint, b: &Uint) -> bool {
     }
 }
 
-/// Checks a key-size request: an insecure size only together with another insecure size.
+/// Checks a pair of half sizes: both insecure test sizes or both production sizes. A
+/// production n1 with a test-size n2 would be a key the device refuses (and a test-size n1
+/// with a production n2 a weak key that looks strong), so the server refuses either before it
+/// generates or stores anything.
 pub(crate) fn check_size_policy(n1: KeySize, n2: KeySize) -> Result<()> {
-    if n1.is_insecure_test_size() && !n2.is_insecure_test_size() {
+    if n1.is_insecure_test_size() != n2.is_insecure_test_size() {
         return Err(KeyError::ModulusSize.into());
     }
     Ok(())

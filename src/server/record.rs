@@ -1,541 +1,58 @@
-//! The server's per-key record and the key-store interface (SPEC §7).
+//! The server's record of one split key (SPEC §7, §9).
 //!
-//! A [`KeyRecord`] is everything the server keeps about one split key: its id, a version
-//! number for compare-and-swap, creation and expiry times, and either the active state
-//! (the server's share `S`, the lockout [`AttemptState`], the [`OtpState`]) or, once the key
-//! is destroyed, only the reason and the time (SPEC §7). Destroying a record wipes the share.
+//! A [`KeyRecord`] is everything the server keeps about one key: its id, purpose, SHA-256(n1),
+//! creation and expiry times, and either the active state or, once destroyed, only the reason
+//! and the time. The active state ([`ActiveKey`]) holds:
 //!
-//! A [`RecordStore`] loads records and writes them back with compare-and-swap on the version:
-//! every write names the version it was computed from and fails with
-//! [`StoreError::Conflict`] if another write came first. [`InMemoryRecordStore`] is a
-//! thread-safe implementation for tests and single-process servers.
+//! - the public composite modulus n (for the public key, SPEC §3.6);
+//! - the lockout state: consecutive failures and the lock's end (SPEC §7);
+//! - SHA-256 of the current and of the previous one-time password, never an OTP (SPEC §7);
+//! - the pending request the server created (SPEC §4.1), with the hashes of the messages
+//!   already charged for it;
+//! - the hash of a message that was charged but whose outcome is not yet persisted
+//!   (SPEC §4.5 g);
+//! - the last evaluated message's hash with its sealed answer, and the last completed one's
+//!   (the registration's answer until the first signature completes) (SPEC §4.5 b);
+//! - the server's share, sealed under a key-encryption key bound to the key id and n1
+//!   (SPEC §7, [`crate::server::kek`]). It is opened only when a charged message is evaluated.
+//!
+//! The record's version lives outside it, in the store (compare-and-swap, [`KeyStore`]).
+//!
+//! [`KeyStore`]: crate::KeyStore
 
 use core::fmt;
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use zeroize::{Zeroize, Zeroizing};
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
 
-use crate::error::{DecodeError, DecodeErrorKind, Error, Result, StoreError};
+use crate::device::pin::KeyPurpose;
+use crate::error::{DecodeError, DecodeErrorKind, Error, KekError, Result};
 use crate::rsa::keygen::ServerShare;
-use crate::rsa::keygen::server::ServerShareFields;
-use crate::server::lockout::AttemptState;
-use crate::server::otp::{LastExchange, OTP_LEN, Otp, OtpHash, OtpState};
-use crate::server::session::Answer;
+use crate::server::kek::{KEK_NONCE_LEN, KEK_TAG_LEN, KekId, KeyEncryptionKey};
+use crate::server::otp::OtpHash;
+use crate::server::store::N1Hash;
 use crate::wire::encoding::{MessageType, Reader, Writer};
-use crate::wire::messages::MAX_SIGNATURE_BYTES;
-
-/// A key id (SPEC §3.6).
-pub type KeyId = [u8; crate::device::seal::KEY_ID_LEN];
+use crate::wire::ids::{KeyId, RequestId};
+use crate::wire::messages::{
+    MAX_SIGNATURE_BYTES, Outcome, SealedResponse, SigningRequest, is_composite_len, read_outcome,
+    write_outcome,
+};
 
 /// Why a key was destroyed (SPEC §7).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DestroyReason {
     /// The consecutive wrong-PIN count reached the destroy threshold.
     WrongPins,
-    /// A valid partial signature arrived with a stale OTP: a cloned device share.
+    /// A valid partial signature arrived with the previous OTP: a cloned device share.
     Clone,
     /// Closed by its owner.
     Closed,
-    /// Its lifetime ran out (requests on it answer [`Error::KeyExpired`]).
+    /// Its lifetime ran out.
     Expired,
 }
 
-/// The live part of a key record: the server's share and the §7 counters.
-pub struct ActiveKey<S> {
-    share: S,
-    attempts: AttemptState,
-    otp: OtpState<Answer>,
-}
-
-impl<S> ActiveKey<S> {
-    /// Rebuilds from stored parts (for a persistent key store).
-    pub fn from_parts(share: S, attempts: AttemptState, otp: OtpState<Answer>) -> Self {
-        Self {
-            share,
-            attempts,
-            otp,
-        }
-    }
-
-    /// The server's cryptographic share.
-    pub fn share(&self) -> &S {
-        &self.share
-    }
-
-    /// The lockout state.
-    pub fn attempts(&self) -> &AttemptState {
-        &self.attempts
-    }
-
-    /// The OTP state.
-    pub fn otp(&self) -> &OtpState<Answer> {
-        &self.otp
-    }
-
-    pub(crate) fn attempts_mut(&mut self) -> &mut AttemptState {
-        &mut self.attempts
-    }
-
-    pub(crate) fn otp_mut(&mut self) -> &mut OtpState<Answer> {
-        &mut self.otp
-    }
-}
-
-impl<S: Clone> Clone for ActiveKey<S> {
-    // Cloning a share is allowed only because a store hands out a fresh copy on every load,
-    // exactly as a database would deserialise one; `S` must wipe itself on drop.
-    fn clone(&self) -> Self {
-        Self {
-            share: self.share.clone(),
-            attempts: self.attempts,
-            otp: self.otp.clone(),
-        }
-    }
-}
-
-impl<S> fmt::Debug for ActiveKey<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ActiveKey")
-            .field("attempts", &self.attempts)
-            .field("otp", &self.otp)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A key's lifecycle state (SPEC §7).
-pub enum KeyState<S> {
-    /// Usable (possibly locked).
-    Active(ActiveKey<S>),
-    /// Destroyed: the share is gone; only the reason and the time are kept.
-    Destroyed {
-        /// Why.
-        reason: DestroyReason,
-        /// When (seconds since the Unix epoch).
-        at: u64,
-    },
-}
-
-impl<S: Clone> Clone for KeyState<S> {
-    fn clone(&self) -> Self {
-        match self {
-            KeyState::Active(a) => KeyState::Active(a.clone()),
-            KeyState::Destroyed { reason, at } => KeyState::Destroyed {
-                reason: *reason,
-                at: *at,
-            },
-        }
-    }
-}
-
-impl<S> fmt::Debug for KeyState<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyState::Active(a) => f.debug_tuple("Active").field(a).finish(),
-            KeyState::Destroyed { reason, at } => f
-                .debug_struct("Destroyed")
-                .field("reason", reason)
-                .field("at", at)
-                .finish(),
-        }
-    }
-}
-
-/// The server's record of one split key (SPEC §7). `S` is the server's cryptographic share;
-/// it should wipe itself on drop (`ZeroizeOnDrop`).
-pub struct KeyRecord<S> {
-    key_id: KeyId,
-    version: u64,
-    created_at: u64,
-    expires_at: u64,
-    state: KeyState<S>,
-}
-
-impl<S> KeyRecord<S> {
-    /// A new active record at version 0 with OTP_0 = `first_otp` (SPEC §3.5), created at
-    /// `now` and expiring `lifetime_secs` later.
-    pub fn new(key_id: KeyId, share: S, first_otp: &Otp, now: u64, lifetime_secs: u64) -> Self {
-        Self {
-            key_id,
-            version: 0,
-            created_at: now,
-            expires_at: now.saturating_add(lifetime_secs),
-            state: KeyState::Active(ActiveKey {
-                share,
-                attempts: AttemptState::new(),
-                otp: OtpState::new(first_otp),
-            }),
-        }
-    }
-
-    /// Rebuilds a record from stored parts (for a persistent key store).
-    pub fn from_parts(
-        key_id: KeyId,
-        version: u64,
-        created_at: u64,
-        expires_at: u64,
-        state: KeyState<S>,
-    ) -> Self {
-        Self {
-            key_id,
-            version,
-            created_at,
-            expires_at,
-            state,
-        }
-    }
-
-    /// The key id.
-    pub const fn key_id(&self) -> &KeyId {
-        &self.key_id
-    }
-
-    /// The version this record was loaded at (a store's `store` ignores it and writes
-    /// `expected_version + 1`).
-    pub const fn version(&self) -> u64 {
-        self.version
-    }
-
-    /// Registration time (seconds since the Unix epoch).
-    pub const fn created_at(&self) -> u64 {
-        self.created_at
-    }
-
-    /// Expiry time: the key is expired at `now >= expires_at` (SPEC §7).
-    pub const fn expires_at(&self) -> u64 {
-        self.expires_at
-    }
-
-    /// Whether the key is expired at `now`.
-    pub const fn is_expired(&self, now: u64) -> bool {
-        now >= self.expires_at
-    }
-
-    /// The lifecycle state.
-    pub const fn state(&self) -> &KeyState<S> {
-        &self.state
-    }
-
-    /// The active state, or `None` if destroyed.
-    pub const fn active(&self) -> Option<&ActiveKey<S>> {
-        match &self.state {
-            KeyState::Active(a) => Some(a),
-            KeyState::Destroyed { .. } => None,
-        }
-    }
-
-    /// Why and when the key was destroyed, or `None` if active.
-    pub const fn destroyed(&self) -> Option<(DestroyReason, u64)> {
-        match self.state {
-            KeyState::Destroyed { reason, at } => Some((reason, at)),
-            KeyState::Active(_) => None,
-        }
-    }
-
-    pub(crate) fn active_mut(&mut self) -> Option<&mut ActiveKey<S>> {
-        match &mut self.state {
-            KeyState::Active(a) => Some(a),
-            KeyState::Destroyed { .. } => None,
-        }
-    }
-
-    pub(crate) const fn set_version(&mut self, version: u64) {
-        self.version = version;
-    }
-}
-
-impl<S: Zeroize> KeyRecord<S> {
-    /// Destroys the key (SPEC §7): wipes the share and keeps only `reason` and `at`. A record
-    /// that is already destroyed keeps its original reason and time.
-    pub fn destroy(&mut self, reason: DestroyReason, at: u64) {
-        if let KeyState::Active(active) = &mut self.state {
-            active.share.zeroize();
-            self.state = KeyState::Destroyed { reason, at };
-        }
-    }
-}
-
-impl<S: Clone> Clone for KeyRecord<S> {
-    // See `ActiveKey::clone` for why a share may be cloned.
-    fn clone(&self) -> Self {
-        Self {
-            key_id: self.key_id,
-            version: self.version,
-            created_at: self.created_at,
-            expires_at: self.expires_at,
-            state: self.state.clone(),
-        }
-    }
-}
-
-impl<S> fmt::Debug for KeyRecord<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyRecord")
-            .field("key_id", &self.key_id)
-            .field("version", &self.version)
-            .field("created_at", &self.created_at)
-            .field("expires_at", &self.expires_at)
-            .field("state", &self.state)
-            .finish()
-    }
-}
-
-/// Storage for key records with compare-and-swap writes (SPEC §7).
-///
-/// Implementations must make `insert` and `store` atomic with respect to each other and to
-/// concurrent calls: that is what makes "charge before compute" hold under concurrency.
-///
-/// # What an implementation must guarantee
-///
-/// The lockout (property (d) of SPEC §1) and clone detection (property (c)) are only as good
-/// as the store. [`Server`](crate::Server) charges a wrong-PIN attempt with `store` and
-/// computes with the share only after that call returned `Ok` (SPEC §4.5); a success, a
-/// rotation of the one-time password, or a destruction is likewise one `store`. So:
-///
-/// - **Compare-and-swap.** `store(record, v)` writes only if the stored version is still `v`,
-///   and the stored version becomes `v + 1`; otherwise it fails with
-///   `Error::Store(StoreError::Conflict)` and changes nothing. The server reloads and retries a
-///   conflict up to [`ServerPolicy::cas_retries`](crate::ServerPolicy::cas_retries) times. A
-///   blind (last-writer-wins) write would let concurrent requests lose each other's charges.
-/// - **Durable before `Ok`.** `Ok` means committed: a crash after `Ok` must not lose the
-///   write. A store that acknowledges early lets an attacker who can crash or fail over the
-///   server get uncounted PIN guesses.
-/// - **No rollback.** Never restore a record from an older copy (a backup, a lagging replica):
-///   it would undo charges and resurrect a one-time password. `load` returns the latest
-///   committed version.
-/// - **Keep destroyed records.** A destroyed record holds no share but must stay, so the key
-///   id answers [`Error::KeyDestroyed`] rather than [`StoreError::NotFound`].
-/// - **Errors abort.** Any error other than `Conflict` is returned to the caller as is; when it
-///   comes from the charge, nothing is computed.
-/// - **Secrets.** An active record holds the server's share `d1''` (and p2, q2): encrypt it at
-///   rest; [`KeyRecord::to_bytes`] hands it out in a wiping buffer.
-///
-/// # Example
-///
-/// A store that keeps each record as a row `(key_id, version, blob)` with the canonical
-/// encoding [`KeyRecord::to_bytes`]; a database would do the same with a conditional
-/// `UPDATE ... WHERE version = ?` in a transaction.
-///
-/// ```
-/// use std::collections::HashMap;
-/// use std::sync::Mutex;
-///
-/// use rand_chacha::ChaCha20Rng;
-/// use rand_core::SeedableRng;
-/// use split_rsa::{
-///     Argon2Params, DeviceRegistration, Error, HashAlg, KeyId, KeyPurpose, KeyRecord, KeySize,
-///     RecordStore, Pin, Scheme, Server, ServerPolicy, ServerShare, ServerTransportKey,
-///     SigningRequest, StoreError,
-/// };
-/// use zeroize::Zeroizing;
-///
-/// #[derive(Debug, Default)]
-/// struct BlobStore {
-///     rows: Mutex<HashMap<KeyId, (u64, Zeroizing<Vec<u8>>)>>,
-/// }
-///
-/// /// `record` re-encoded at `version` (the version field of the argument is ignored).
-/// fn at_version(record: &KeyRecord<ServerShare>, version: u64) -> Zeroizing<Vec<u8>> {
-///     KeyRecord::from_parts(
-///         *record.key_id(),
-///         version,
-///         record.created_at(),
-///         record.expires_at(),
-///         record.state().clone(),
-///     )
-///     .to_bytes()
-/// }
-///
-/// impl RecordStore for BlobStore {
-///     type Share = ServerShare;
-///
-///     fn load(&self, key_id: &KeyId) -> split_rsa::Result<Option<KeyRecord<ServerShare>>> {
-///         let rows = self.rows.lock().map_err(|_| StoreError::Backend("poisoned"))?;
-///         rows.get(key_id).map(|(_, blob)| KeyRecord::from_bytes(blob)).transpose()
-///     }
-///
-///     fn insert(&self, record: &KeyRecord<ServerShare>) -> split_rsa::Result<()> {
-///         let mut rows = self.rows.lock().map_err(|_| StoreError::Backend("poisoned"))?;
-///         if rows.contains_key(record.key_id()) {
-///             return Err(StoreError::Conflict.into());
-///         }
-///         rows.insert(*record.key_id(), (0, at_version(record, 0)));
-///         Ok(())
-///     }
-///
-///     fn store(&self, record: &KeyRecord<ServerShare>, expected: u64) -> split_rsa::Result<()> {
-///         // One lock for the compare and the swap: the write is atomic.
-///         let mut rows = self.rows.lock().map_err(|_| StoreError::Backend("poisoned"))?;
-///         let row = rows.get_mut(record.key_id()).ok_or(StoreError::NotFound)?;
-///         if row.0 != expected {
-///             return Err(StoreError::Conflict.into());
-///         }
-///         *row = (expected + 1, at_version(record, expected + 1));
-///         Ok(())
-///     }
-/// }
-///
-/// let mut rng = ChaCha20Rng::seed_from_u64(11); // an OS RNG in production
-/// let size = KeySize::insecure_for_tests(768).unwrap(); // KeySize::BITS_3072 in production
-/// let server = Server::new(
-///     ServerTransportKey::generate(&mut rng),
-///     BlobStore::default(),
-///     ServerPolicy::default(),
-///     size,
-/// );
-/// let now = 1_800_000_000;
-/// let pin = Pin::new("58213", KeyPurpose::Signing)?;
-/// let (registration, request) =
-///     DeviceRegistration::start(&mut rng, KeyPurpose::Signing, size, &server.transport_public_key())?;
-/// let response = server.register(&mut rng, &request, now)?;
-/// let device =
-///     registration.finish(&mut rng, response, &pin, Argon2Params::insecure_fast_for_tests())?;
-///
-/// // A wrong PIN: the charge was persisted before the share check, and it stands.
-/// let scheme = Scheme::Pss(HashAlg::Sha256);
-/// let request = SigningRequest::new(&mut rng, *device.key_id(), scheme, &HashAlg::Sha256.digest(b"x"))?;
-/// let wrong = Pin::new("58231", KeyPurpose::Signing)?;
-/// let partial = device.sign(&mut rng, &request, &wrong)?;
-/// assert!(matches!(
-///     server.complete(&mut rng, &request, &partial, now),
-///     Err(Error::WrongPin { attempts_left: 8, .. })
-/// ));
-/// let record = server.state().store().load(device.key_id())?.unwrap();
-/// assert_eq!(record.version(), 1);
-/// assert_eq!(record.active().unwrap().attempts().failures(), 1);
-/// # Ok::<(), Error>(())
-/// ```
-pub trait RecordStore {
-    /// The server's cryptographic share held in each record.
-    type Share;
-
-    /// Loads a record (a fresh copy), or `None` if there is none with that id.
-    ///
-    /// # Errors
-    /// [`Error::Store`] if the backend fails.
-    fn load(&self, key_id: &KeyId) -> Result<Option<KeyRecord<Self::Share>>>;
-
-    /// Inserts a new record at version 0.
-    ///
-    /// # Errors
-    /// `Error::Store(StoreError::Conflict)` if a record with that id exists;
-    /// [`Error::Store`] if the backend fails.
-    fn insert(&self, record: &KeyRecord<Self::Share>) -> Result<()>;
-
-    /// Writes `record` if the stored version is still `expected_version`; the stored copy
-    /// gets version `expected_version + 1` (the version field of `record` is ignored).
-    ///
-    /// # Errors
-    /// `Error::Store(StoreError::Conflict)` if the stored version differs;
-    /// `Error::Store(StoreError::NotFound)` if there is no such record;
-    /// [`Error::Store`] if the backend fails.
-    fn store(&self, record: &KeyRecord<Self::Share>, expected_version: u64) -> Result<()>;
-}
-
-impl<K: RecordStore + ?Sized> RecordStore for &K {
-    type Share = K::Share;
-
-    fn load(&self, key_id: &KeyId) -> Result<Option<KeyRecord<Self::Share>>> {
-        (**self).load(key_id)
-    }
-
-    fn insert(&self, record: &KeyRecord<Self::Share>) -> Result<()> {
-        (**self).insert(record)
-    }
-
-    fn store(&self, record: &KeyRecord<Self::Share>, expected_version: u64) -> Result<()> {
-        (**self).store(record, expected_version)
-    }
-}
-
-/// A thread-safe in-memory [`RecordStore`] (`Mutex<HashMap>`), for tests and single-process
-/// servers. Overwritten and dropped shares are wiped.
-pub struct InMemoryRecordStore<S> {
-    records: Mutex<HashMap<KeyId, KeyRecord<S>>>,
-}
-
-impl<S> InMemoryRecordStore<S> {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self {
-            records: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Number of records (active or destroyed).
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether the store holds no record.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<KeyId, KeyRecord<S>>> {
-        // No code path panics while holding the lock, so the map is consistent even if a
-        // caller's thread panicked elsewhere and poisoned it.
-        self.records.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl<S> Default for InMemoryRecordStore<S> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<S> fmt::Debug for InMemoryRecordStore<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InMemoryRecordStore")
-            .field("records", &self.len())
-            .finish()
-    }
-}
-
-impl<S: Clone + Zeroize> RecordStore for InMemoryRecordStore<S> {
-    type Share = S;
-
-    fn load(&self, key_id: &KeyId) -> Result<Option<KeyRecord<S>>> {
-        Ok(self.lock().get(key_id).cloned())
-    }
-
-    fn insert(&self, record: &KeyRecord<S>) -> Result<()> {
-        let mut map = self.lock();
-        if map.contains_key(record.key_id()) {
-            return Err(Error::Store(StoreError::Conflict));
-        }
-        let mut copy = record.clone();
-        copy.set_version(0);
-        map.insert(copy.key_id, copy);
-        Ok(())
-    }
-
-    fn store(&self, record: &KeyRecord<S>, expected_version: u64) -> Result<()> {
-        let mut map = self.lock();
-        let slot = map
-            .get_mut(record.key_id())
-            .ok_or(Error::Store(StoreError::NotFound))?;
-        if slot.version != expected_version {
-            return Err(Error::Store(StoreError::Conflict));
-        }
-        let mut copy = record.clone();
-        copy.set_version(expected_version.saturating_add(1));
-        let mut old = core::mem::replace(slot, copy);
-        if let KeyState::Active(a) = &mut old.state {
-            a.share.zeroize();
-        }
-        Ok(())
-    }
-}
-
-/// Tag of [`KeyState::Active`] in a stored record.
-const STATE_ACTIVE: u8 = 1;
-/// Tag of [`KeyState::Destroyed`] in a stored record.
-const STATE_DESTROYED: u8 = 2;
-
 impl DestroyReason {
-    /// The reason's tag in a stored record (SPEC §9).
     const fn tag(self) -> u8 {
         match self {
             DestroyReason::WrongPins => 1,
@@ -554,51 +71,499 @@ impl DestroyReason {
             _ => None,
         }
     }
+
+    /// The outcome a message for a key destroyed for this reason gets (SPEC §4.5 c).
+    pub(crate) const fn outcome(self) -> Outcome {
+        match self {
+            DestroyReason::Expired => Outcome::Expired,
+            DestroyReason::WrongPins | DestroyReason::Clone | DestroyReason::Closed => {
+                Outcome::Destroyed
+            }
+        }
+    }
+
+    /// The error an operation on a key destroyed for this reason returns.
+    pub(crate) const fn error(self) -> Error {
+        match self {
+            DestroyReason::Expired => Error::KeyExpired,
+            DestroyReason::WrongPins | DestroyReason::Clone | DestroyReason::Closed => {
+                Error::KeyDestroyed
+            }
+        }
+    }
 }
 
-fn decode_err(field: &'static str, kind: DecodeErrorKind) -> Error {
+/// The most messages one pending request may have charged (each costs a PIN attempt, so the
+/// lockout stops an honest user long before; the bound keeps the record small).
+pub const MAX_TRIED: usize = 64;
+
+/// The key's pending request (SPEC §4.1): the request the server created, when it expires,
+/// and the hashes of the messages already charged for it (a replay of one of them is refused
+/// without a second charge, SPEC §1 (i)).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingRequest {
+    pub(crate) request: SigningRequest,
+    pub(crate) request_hash: [u8; 32],
+    pub(crate) tried: Vec<[u8; 32]>,
+}
+
+impl PendingRequest {
+    /// A fresh pending request.
+    pub(crate) fn new(request: SigningRequest) -> Self {
+        let request_hash = request.hash();
+        Self {
+            request,
+            request_hash,
+            tried: Vec::new(),
+        }
+    }
+
+    /// The request.
+    pub fn request(&self) -> &SigningRequest {
+        &self.request
+    }
+
+    /// SHA-256 of the request's encoding.
+    pub fn request_hash(&self) -> &[u8; 32] {
+        &self.request_hash
+    }
+
+    /// The request id.
+    pub fn request_id(&self) -> &RequestId {
+        &self.request.request_id
+    }
+
+    /// When it expires.
+    pub fn expires_at(&self) -> u64 {
+        self.request.expires_at
+    }
+
+    /// Hashes of the messages charged for it.
+    pub fn tried(&self) -> &[[u8; 32]] {
+        &self.tried
+    }
+}
+
+impl fmt::Debug for PendingRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingRequest")
+            .field("request_id", self.request_id())
+            .field("expires_at", &self.expires_at())
+            .field("tried", &self.tried.len())
+            .finish()
+    }
+}
+
+/// What a stored answer answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerSummary {
+    /// A registration (the sealed answer holds the key id, n2 and OTP_0).
+    Registered,
+    /// A signing message, with its public outcome.
+    Signing(Outcome),
+}
+
+/// An answer kept so that a byte-identical resend of the message gets it again, changing
+/// nothing (SPEC §4.5 b): the message's hash, a public summary, and the sealed answer (only
+/// the device that sent the message can open it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub(crate) message_hash: [u8; 32],
+    pub(crate) summary: AnswerSummary,
+    pub(crate) response: SealedResponse,
+}
+
+impl StoredAnswer {
+    /// SHA-256 of the message it answers.
+    pub fn message_hash(&self) -> &[u8; 32] {
+        &self.message_hash
+    }
+
+    /// The public summary.
+    pub fn summary(&self) -> &AnswerSummary {
+        &self.summary
+    }
+
+    /// The sealed answer.
+    pub fn response(&self) -> &SealedResponse {
+        &self.response
+    }
+}
+
+impl fmt::Debug for StoredAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredAnswer")
+            .field("summary", &self.summary)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server's share sealed under a key-encryption key (SPEC §7): the KEK's id, the nonce
+/// and the AEAD ciphertext of the share's plaintext encoding. Associated data: a label, the
+/// key id and SHA-256(n1).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WrappedShare {
+    pub(crate) kek: KekId,
+    pub(crate) nonce: [u8; KEK_NONCE_LEN],
+    pub(crate) ciphertext: Vec<u8>,
+}
+
+/// The largest sealed share: the plaintext for 4096 + 4096 bits (header, two 2-byte lengths,
+/// n1, n2, n, d1'', p2, q2, qinv, n1^-1, dp, dq) plus the tag.
+const MAX_WRAPPED_SHARE: usize = 6 + 4 + 512 + 512 + 1024 + 512 + 5 * 256 + 512 + KEK_TAG_LEN;
+
+impl WrappedShare {
+    fn aad(key_id: &KeyId, n1_hash: &N1Hash) -> Vec<u8> {
+        let mut w = Writer::new(MessageType::ServerShare);
+        w.fixed(key_id.as_bytes()).fixed(n1_hash);
+        w.finish_public()
+    }
+
+    /// Seals `share` under the KEK provider's current KEK (SPEC §7).
+    ///
+    /// # Errors
+    /// The provider's error.
+    pub(crate) fn seal<K: KeyEncryptionKey + ?Sized, R: CryptoRng + ?Sized>(
+        kek: &K,
+        rng: &mut R,
+        key_id: &KeyId,
+        n1_hash: &N1Hash,
+        share: &ServerShare,
+    ) -> Result<Self> {
+        let mut nonce = [0u8; KEK_NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+        let id = kek.current();
+        let plaintext = share.to_sealable_bytes();
+        let ciphertext = kek.seal(id, &nonce, &Self::aad(key_id, n1_hash), &plaintext)?;
+        Ok(Self {
+            kek: id,
+            nonce,
+            ciphertext,
+        })
+    }
+
+    /// Opens the share (SPEC §7); a share that does not authenticate for this key id and n1 is
+    /// refused.
+    ///
+    /// # Errors
+    /// [`Error::Kek`]; [`Error::Decode`] if an authentic plaintext does not decode (a bug).
+    pub(crate) fn open<K: KeyEncryptionKey + ?Sized>(
+        &self,
+        kek: &K,
+        key_id: &KeyId,
+        n1_hash: &N1Hash,
+    ) -> Result<ServerShare> {
+        let plaintext = kek.open(
+            self.kek,
+            &self.nonce,
+            &Self::aad(key_id, n1_hash),
+            &self.ciphertext,
+        )?;
+        ServerShare::from_authenticated_bytes(&plaintext)
+    }
+
+    /// The id of the KEK it is sealed under.
+    pub fn kek(&self) -> KekId {
+        self.kek
+    }
+}
+
+impl fmt::Debug for WrappedShare {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WrappedShare")
+            .field("kek", &self.kek)
+            .field("len", &self.ciphertext.len())
+            .finish()
+    }
+}
+
+/// The live part of a key record (SPEC §7). See the module documentation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ActiveKey {
+    pub(crate) n: Vec<u8>,
+    pub(crate) failures: u32,
+    pub(crate) locked_until: Option<u64>,
+    pub(crate) otp_current: OtpHash,
+    pub(crate) otp_previous: Option<OtpHash>,
+    pub(crate) pending: Option<PendingRequest>,
+    pub(crate) charged: Option<[u8; 32]>,
+    pub(crate) last: Option<StoredAnswer>,
+    pub(crate) completed: Option<StoredAnswer>,
+    pub(crate) share: WrappedShare,
+}
+
+impl ActiveKey {
+    /// The composite modulus n, big-endian.
+    pub fn n(&self) -> &[u8] {
+        &self.n
+    }
+
+    /// Consecutive wrong PINs since the last completed signature (SPEC §7).
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// When the current lock ends, if one was set.
+    pub fn locked_until(&self) -> Option<u64> {
+        self.locked_until
+    }
+
+    /// The pending request, if any.
+    pub fn pending(&self) -> Option<&PendingRequest> {
+        self.pending.as_ref()
+    }
+
+    /// The hash of a message charged whose outcome is not yet persisted.
+    pub fn charged(&self) -> Option<&[u8; 32]> {
+        self.charged.as_ref()
+    }
+
+    /// The last evaluated message's stored answer.
+    pub fn last(&self) -> Option<&StoredAnswer> {
+        self.last.as_ref()
+    }
+
+    /// The last completed message's (or the registration's) stored answer.
+    pub fn completed(&self) -> Option<&StoredAnswer> {
+        self.completed.as_ref()
+    }
+
+    /// The sealed share.
+    pub fn share(&self) -> &WrappedShare {
+        &self.share
+    }
+
+    /// Hash of the current OTP.
+    pub fn otp_current(&self) -> &OtpHash {
+        &self.otp_current
+    }
+
+    /// Hash of the previous OTP, once a signature has completed.
+    pub fn otp_previous(&self) -> Option<&OtpHash> {
+        self.otp_previous.as_ref()
+    }
+}
+
+impl fmt::Debug for ActiveKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActiveKey")
+            .field("failures", &self.failures)
+            .field("locked_until", &self.locked_until)
+            .field("pending", &self.pending)
+            .field("charged", &self.charged.is_some())
+            .field("last", &self.last)
+            .field("completed", &self.completed)
+            .field("share", &self.share)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A key's lifecycle state (SPEC §7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyState {
+    /// Usable (possibly locked).
+    Active(ActiveKey),
+    /// Destroyed: the share is gone; only the reason and the time are kept.
+    Destroyed {
+        /// Why.
+        reason: DestroyReason,
+        /// When (seconds since the Unix epoch).
+        at: u64,
+    },
+}
+
+/// The server's record of one split key (SPEC §7). See the module documentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub(crate) key_id: KeyId,
+    pub(crate) purpose: KeyPurpose,
+    pub(crate) n1_hash: N1Hash,
+    pub(crate) created_at: u64,
+    pub(crate) expires_at: u64,
+    pub(crate) state: KeyState,
+}
+
+impl KeyRecord {
+    /// The key id.
+    pub fn key_id(&self) -> &KeyId {
+        &self.key_id
+    }
+
+    /// The key's purpose (SPEC §3.5).
+    pub fn purpose(&self) -> KeyPurpose {
+        self.purpose
+    }
+
+    /// SHA-256(n1).
+    pub fn n1_hash(&self) -> &N1Hash {
+        &self.n1_hash
+    }
+
+    /// Registration time (seconds since the Unix epoch).
+    pub fn created_at(&self) -> u64 {
+        self.created_at
+    }
+
+    /// Expiry time: the key is expired at `now >= expires_at` (SPEC §7).
+    pub fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+
+    /// Whether the key is expired at `now`.
+    pub fn is_expired(&self, now: u64) -> bool {
+        now >= self.expires_at
+    }
+
+    /// The lifecycle state.
+    pub fn state(&self) -> &KeyState {
+        &self.state
+    }
+
+    /// The active state, or `None` if destroyed.
+    pub fn active(&self) -> Option<&ActiveKey> {
+        match &self.state {
+            KeyState::Active(a) => Some(a),
+            KeyState::Destroyed { .. } => None,
+        }
+    }
+
+    pub(crate) fn active_mut(&mut self) -> Option<&mut ActiveKey> {
+        match &mut self.state {
+            KeyState::Active(a) => Some(a),
+            KeyState::Destroyed { .. } => None,
+        }
+    }
+
+    /// Why and when the key was destroyed, or `None` if active.
+    pub fn destroyed(&self) -> Option<(DestroyReason, u64)> {
+        match self.state {
+            KeyState::Destroyed { reason, at } => Some((reason, at)),
+            KeyState::Active(_) => None,
+        }
+    }
+
+    /// Destroys the key (SPEC §7): drops the sealed share and every other part of the active
+    /// state; keeps only `reason` and `at` (and the id, purpose, n1 hash and times). A record
+    /// that is already destroyed keeps its original reason and time.
+    pub(crate) fn destroy(&mut self, reason: DestroyReason, at: u64) {
+        if let KeyState::Active(_) = self.state {
+            self.state = KeyState::Destroyed { reason, at };
+        }
+    }
+}
+
+const STATE_ACTIVE: u8 = 1;
+const STATE_DESTROYED: u8 = 2;
+const SUMMARY_REGISTERED: u8 = 0;
+/// The largest stored SealedResponse encoding.
+const MAX_STORED_RESPONSE: usize = 2048;
+/// The largest stored request encoding.
+const MAX_STORED_REQUEST: usize = 512;
+/// The largest composite modulus, in bytes.
+const MAX_N: usize = MAX_SIGNATURE_BYTES;
+
+fn bad(field: &'static str, kind: DecodeErrorKind) -> Error {
     Error::Decode(DecodeError::new(field, kind))
 }
 
-/// An optional field: a presence byte, exactly 0 (absent) or 1 (present).
-fn read_flag(r: &mut Reader<'_>, field: &'static str) -> Result<bool> {
-    Ok(r.bool(field)?)
+fn write_opt_u64(w: &mut Writer, v: Option<u64>) {
+    match v {
+        Some(t) => w.u8(1).u64(t),
+        None => w.u8(0),
+    };
 }
 
-impl KeyRecord<ServerShare> {
-    /// The canonical encoding of the server's key record (SPEC §9, type
-    /// [`MessageType::ServerKeyRecord`]; layout in `docs/encodings.md`), in a wiping buffer:
-    /// it holds the server's share. Every field is written: key id, version, creation and
-    /// expiry times, and the state, either active (attempt count and lock, OTP hash, the last
-    /// exchange with its stored answer, the share) or destroyed (reason and time only; a
-    /// destroyed record has no share).
+fn read_opt_u64(r: &mut Reader<'_>, field: &'static str) -> Result<Option<u64>> {
+    Ok(if r.bool(field)? {
+        Some(r.u64(field)?)
+    } else {
+        None
+    })
+}
+
+fn write_answer(w: &mut Writer, a: &Option<StoredAnswer>) {
+    match a {
+        None => {
+            w.u8(0);
+        }
+        Some(a) => {
+            w.u8(1).fixed(&a.message_hash);
+            match &a.summary {
+                AnswerSummary::Registered => {
+                    w.u8(SUMMARY_REGISTERED);
+                }
+                AnswerSummary::Signing(o) => write_outcome(w, o),
+            }
+            w.var(&a.response.to_bytes());
+        }
+    }
+}
+
+fn read_answer(r: &mut Reader<'_>, field: &'static str) -> Result<Option<StoredAnswer>> {
+    if !r.bool(field)? {
+        return Ok(None);
+    }
+    let message_hash = r.array(field)?;
+    let summary = if r.peek_u8() == Some(SUMMARY_REGISTERED) {
+        r.u8(field)?;
+        AnswerSummary::Registered
+    } else {
+        AnswerSummary::Signing(read_outcome(r)?)
+    };
+    let response = SealedResponse::from_bytes(r.var(field, MAX_STORED_RESPONSE)?)?;
+    Ok(Some(StoredAnswer {
+        message_hash,
+        summary,
+        response,
+    }))
+}
+
+impl KeyRecord {
+    /// The canonical encoding (SPEC §9, type [`MessageType::ServerKeyRecord`]; layout in
+    /// `docs/encodings.md`). The share inside is sealed under its KEK; the rest (lockout
+    /// state, OTP hashes, the pending request, stored sealed answers) is not secret in the
+    /// clear but is held in a wiping buffer all the same.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut w = Writer::new(MessageType::ServerKeyRecord);
-        w.fixed(&self.key_id)
-            .u64(self.version)
+        w.fixed(self.key_id.as_bytes())
+            .u8(self.purpose.tag())
+            .fixed(&self.n1_hash)
             .u64(self.created_at)
             .u64(self.expires_at);
         match &self.state {
             KeyState::Active(a) => {
-                w.u8(STATE_ACTIVE).u32(a.attempts.failures());
-                match a.attempts.locked_until() {
-                    Some(t) => w.u8(1).u64(t),
+                w.u8(STATE_ACTIVE);
+                // |n| <= 1024 bytes.
+                w.u16(a.n.len() as u16).fixed(&a.n);
+                w.u32(a.failures);
+                write_opt_u64(&mut w, a.locked_until);
+                w.fixed(a.otp_current.as_bytes());
+                match &a.otp_previous {
+                    Some(h) => w.u8(1).fixed(h.as_bytes()),
                     None => w.u8(0),
                 };
-                w.fixed(a.otp.current().as_bytes());
-                match a.otp.last() {
-                    Some(last) => {
-                        w.u8(1)
-                            .fixed(last.previous().as_bytes())
-                            .fixed(last.request_id())
-                            .var(last.answer().signature())
-                            .fixed(last.answer().next_otp().as_bytes());
+                match &a.pending {
+                    Some(p) => {
+                        w.u8(1).var(&p.request.to_bytes());
+                        // At most MAX_TRIED (64) entries.
+                        w.u8(p.tried.len() as u8);
+                        for h in &p.tried {
+                            w.fixed(h);
+                        }
                     }
                     None => {
                         w.u8(0);
                     }
                 }
-                a.share.write_body(&mut w);
+                match &a.charged {
+                    Some(h) => w.u8(1).fixed(h),
+                    None => w.u8(0),
+                };
+                write_answer(&mut w, &a.last);
+                write_answer(&mut w, &a.completed);
+                w.u32(a.share.kek.0)
+                    .fixed(&a.share.nonce)
+                    .var(&a.share.ciphertext);
             }
             KeyState::Destroyed { reason, at } => {
                 w.u8(STATE_DESTROYED).u8(reason.tag()).u64(*at);
@@ -607,92 +572,130 @@ impl KeyRecord<ServerShare> {
         w.finish()
     }
 
-    /// Strict decoding of [`KeyRecord::to_bytes`] (SPEC §9): header, every field, no trailing
-    /// bytes, tags and presence flags from their closed sets, the share's consistency checks
-    /// (`n = n1·n2`, `p2·q2 = n2`, `q2·qinv = 1 mod p2`, `n1·n1^-1 = 1 mod n2`, `d1'' < n1`,
-    /// sizes; see `docs/encodings.md`), and a stored answer's signature of exactly
-    /// `ceil(|n|/8)` bytes with `s < n`.
+    /// Strict decoding of [`to_bytes`](Self::to_bytes) (SPEC §9): header, every field, no
+    /// trailing bytes, tags and flags from their closed sets, lengths within their maxima. It
+    /// does not open the share: that happens only when a charged message is evaluated, so a
+    /// refused message costs no cryptography.
     ///
     /// # Errors
-    /// [`Error::Decode`] naming the field and what was wrong.
+    /// [`Error::Decode`] naming the field.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(bytes, MessageType::ServerKeyRecord)?;
-        let key_id = r.array("key_id")?;
-        let version = r.u64("version")?;
+        let key_id = KeyId::from_bytes(r.array("key_id")?);
+        let purpose = KeyPurpose::from_tag(r.u8("purpose")?)
+            .ok_or(bad("purpose", DecodeErrorKind::UnknownTag))?;
+        let n1_hash = r.array("n1_hash")?;
         let created_at = r.u64("created_at")?;
         let expires_at = r.u64("expires_at")?;
-        match r.u8("state")? {
+        let state = match r.u8("state")? {
             STATE_ACTIVE => {
-                let failures = r.u32("attempts.failures")?;
-                let locked_until = if read_flag(&mut r, "attempts.locked_until")? {
-                    Some(r.u64("attempts.locked_until")?)
+                let n_len = usize::from(r.u16("n")?);
+                if n_len > MAX_N || !is_composite_len(n_len) {
+                    return Err(bad("n", DecodeErrorKind::OutOfRange));
+                }
+                let n = r.take(n_len, "n")?.to_vec();
+                let failures = r.u32("failures")?;
+                let locked_until = read_opt_u64(&mut r, "locked_until")?;
+                let otp_current = OtpHash::from_bytes(r.array("otp_current")?);
+                let otp_previous = if r.bool("otp_previous")? {
+                    Some(OtpHash::from_bytes(r.array("otp_previous")?))
                 } else {
                     None
                 };
-                let current = OtpHash::from_bytes(r.array("otp.current")?);
-                let last = if read_flag(&mut r, "otp.last")? {
-                    let previous = OtpHash::from_bytes(r.array("otp.last.previous")?);
-                    let request_id = r.array("otp.last.request_id")?;
-                    let signature = r.var("otp.last.signature", MAX_SIGNATURE_BYTES)?;
-                    let next_otp = Otp::from_bytes(r.array::<OTP_LEN>("otp.last.next_otp")?);
-                    Some((previous, request_id, signature, next_otp))
-                } else {
-                    None
-                };
-                let fields = ServerShareFields::read(&mut r)?;
-                r.finish()?;
-                let share = fields.build()?;
-                let last = match last {
-                    Some((previous, request_id, signature, next_otp)) => {
-                        check_signature_range(&share, signature)?;
-                        let answer = Answer::new(signature.to_vec(), next_otp);
-                        Some(LastExchange::from_parts(previous, request_id, answer))
+                let pending = if r.bool("pending")? {
+                    let request =
+                        SigningRequest::from_bytes(r.var("pending.request", MAX_STORED_REQUEST)?)?;
+                    if request.key_id != key_id {
+                        return Err(bad("pending.request", DecodeErrorKind::Invalid));
                     }
-                    None => None,
+                    let count = usize::from(r.u8("pending.tried")?);
+                    if count > MAX_TRIED {
+                        return Err(bad("pending.tried", DecodeErrorKind::TooLong));
+                    }
+                    let mut tried = Vec::with_capacity(count);
+                    for _ in 0..count {
+                        tried.push(r.array("pending.tried")?);
+                    }
+                    let mut p = PendingRequest::new(request);
+                    p.tried = tried;
+                    Some(p)
+                } else {
+                    None
                 };
-                let active = ActiveKey::from_parts(
-                    share,
-                    AttemptState::from_parts(failures, locked_until),
-                    OtpState::from_parts(current, last),
-                );
-                Ok(Self::from_parts(
-                    key_id,
-                    version,
-                    created_at,
-                    expires_at,
-                    KeyState::Active(active),
-                ))
+                let charged = if r.bool("charged")? {
+                    Some(r.array("charged")?)
+                } else {
+                    None
+                };
+                let last = read_answer(&mut r, "last")?;
+                let completed = read_answer(&mut r, "completed")?;
+                let kek = KekId(r.u32("share.kek")?);
+                let nonce = r.array("share.nonce")?;
+                let ciphertext = r.var("share.ciphertext", MAX_WRAPPED_SHARE)?.to_vec();
+                if ciphertext.len() < KEK_TAG_LEN {
+                    return Err(bad("share.ciphertext", DecodeErrorKind::Truncated));
+                }
+                KeyState::Active(ActiveKey {
+                    n,
+                    failures,
+                    locked_until,
+                    otp_current,
+                    otp_previous,
+                    pending,
+                    charged,
+                    last,
+                    completed,
+                    share: WrappedShare {
+                        kek,
+                        nonce,
+                        ciphertext,
+                    },
+                })
             }
             STATE_DESTROYED => {
                 let reason = DestroyReason::from_tag(r.u8("destroyed.reason")?)
-                    .ok_or(decode_err("destroyed.reason", DecodeErrorKind::UnknownTag))?;
+                    .ok_or(bad("destroyed.reason", DecodeErrorKind::UnknownTag))?;
                 let at = r.u64("destroyed.at")?;
-                r.finish()?;
-                Ok(Self::from_parts(
-                    key_id,
-                    version,
-                    created_at,
-                    expires_at,
-                    KeyState::Destroyed { reason, at },
-                ))
+                KeyState::Destroyed { reason, at }
             }
-            _ => Err(decode_err("state", DecodeErrorKind::UnknownTag)),
+            _ => return Err(bad("state", DecodeErrorKind::UnknownTag)),
+        };
+        r.finish()?;
+        Ok(Self {
+            key_id,
+            purpose,
+            n1_hash,
+            created_at,
+            expires_at,
+            state,
+        })
+    }
+
+    /// Re-seals the share under the KEK provider's current KEK (key rotation, SPEC §7).
+    /// Returns whether anything changed (an active record sealed under another KEK).
+    ///
+    /// # Errors
+    /// [`Error::Kek`] if the share does not open or the provider fails.
+    pub fn rewrap<K: KeyEncryptionKey + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        kek: &K,
+        rng: &mut R,
+    ) -> Result<bool> {
+        let (key_id, n1_hash) = (self.key_id, self.n1_hash);
+        let Some(active) = self.active_mut() else {
+            return Ok(false);
+        };
+        if active.share.kek == kek.current() {
+            return Ok(false);
         }
+        let share = active.share.open(kek, &key_id, &n1_hash)?;
+        active.share = WrappedShare::seal(kek, rng, &key_id, &n1_hash, &share)?;
+        Ok(true)
     }
 }
 
-/// A stored signature: exactly `ceil(|n|/8)` bytes and `s < n` (SPEC §9). Public data.
-fn check_signature_range(share: &ServerShare, signature: &[u8]) -> Result<()> {
-    let n = share.n_be_bytes();
-    if signature.len() != n.len() {
-        return Err(decode_err("otp.last.signature", DecodeErrorKind::Invalid));
+impl From<KekError> for Error {
+    fn from(e: KekError) -> Self {
+        Error::Kek(e)
     }
-    // Big-endian byte strings of equal length compare like the integers.
-    if signature >= n.as_slice() {
-        return Err(decode_err(
-            "otp.last.signature",
-            DecodeErrorKind::OutOfRange,
-        ));
-    }
-    Ok(())
 }

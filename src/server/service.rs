@@ -1,104 +1,115 @@
-//! The server's role (SPEC §3 step 5, §4 steps 1 and 5, §7).
+//! The server (SPEC §3 steps 0 and 5, §4 steps 1 and 5, §6, §7): the imperative shell
+//! around the session rules of [`crate::server::session`].
 //!
-//! [`Server`] ties together the server's transport key (SPEC §6), its key store with the
-//! lockout and one-time-password state (SPEC §7, [`ServerState`]) and the cryptography of
-//! completing a signature (SPEC §4.5, [`crate::rsa::signing`]): every partial signature is charged
-//! as a failed attempt and persisted *before* the share check runs.
+//! [`Server`] holds the transport key (SPEC §6), a [`KeyStore`] with compare-and-swap, a
+//! [`KeyEncryptionKey`] for the shares at rest (SPEC §7) and the policy. Each operation loads
+//! a record, calls the pure session rules, does the cryptography they ask for (open, evaluate,
+//! seal) and stores the result by compare-and-swap, starting again from the load when a
+//! write loses a race.
 
 use core::fmt;
 
+use hmac::{KeyInit, Mac};
 use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::arith::Uint;
-use crate::error::{DecodeError, DecodeErrorKind, Error, Result};
-use crate::rsa::keygen::{KeySize, RegistrationPayload, ServerShare};
+use crate::device::pin::KeyPurpose;
+use crate::error::{DecodeError, DecodeErrorKind, Error, Result, StoreError, Uniqueness};
+use crate::rsa::keygen::{KeySize, RegistrationPayload, ServerShare, check_size_policy};
+use crate::rsa::padding::Scheme;
 use crate::rsa::public_key::PublicKey;
 use crate::rsa::signing::{CompletionFailure, Fault, server_complete};
-use crate::server::record::{KeyId, RecordStore};
-use crate::server::session::{ServerPolicy, ServerState};
-use crate::server::transport::{ServerTransportKey, TransportPublicKey};
+use crate::server::kek::KeyEncryptionKey;
+use crate::server::otp::Otp;
+use crate::server::record::{
+    ActiveKey, AnswerSummary, DestroyReason, KeyRecord, KeyState, PendingRequest, StoredAnswer,
+    WrappedShare,
+};
+use crate::server::session::{
+    Admission, Evaluation, MessageFacts, ServerPolicy, Settlement, admit,
+    is_stored_registration, record_answer, settle,
+};
+use crate::server::store::{CHALLENGE_LEN, KeyStore, N1Hash, NewRecord};
+use crate::server::transport::{ResponseKey, ServerTransportKey, TransportPublicKey};
+use crate::wire::ids::{KeyId, RequestId};
 use crate::wire::messages::{
-    RegistrationRequest, RegistrationResponse, SealedPartialSignature, SigningRequest,
-    SigningResponse, decode_partial,
+    Outcome, RegistrationChallenge, RegistrationRequest, RegistrationResult, ResponseKind,
+    SealedPartialSignature, SealedResponse, SigningAnswer, SigningRequest, decode_partial,
 };
 
-/// The server side of split-rsa: registration, signature completion, key closing.
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+/// What [`Server::register`] returns: the new key's id, its composite public key (what a CA
+/// certifies, SPEC §3.6), and the sealed answer for the device.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    /// The key id.
+    pub key_id: KeyId,
+    /// The composite public key (n, e).
+    pub public_key: PublicKey,
+    /// The answer to send to the device (only it can open it).
+    pub response: SealedResponse,
+}
+
+/// What [`Server::complete`] returns: the sealed answer for the device and, for the
+/// application, the public outcome (the signature itself once completed).
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// The answer to send to the device (only it can open it).
+    pub response: SealedResponse,
+    /// What the answer says, for the server's application (public: no OTP).
+    pub outcome: Outcome,
+    /// Whether this is a stored answer sent again for a byte-identical resend (SPEC §4.5 b).
+    pub resent: bool,
+}
+
+/// The server side of split-rsa: registration challenges and registration, signing requests
+/// and their completion, key closing and expiry, KEK rotation.
 ///
-/// Generic over the key store `K` (an [`InMemoryRecordStore`](crate::InMemoryRecordStore) for tests;
-/// a database with compare-and-swap in production: see [`RecordStore`] for what an
-/// implementation must guarantee). The server reads no clock: every operation takes `now`,
-/// in seconds since the Unix epoch.
-///
-/// # Example
-///
-/// Setting up a server: its long-term transport key (SPEC §6; generate once, keep the
-/// private key encrypted, give [`transport_public_key`](Self::transport_public_key) to the
-/// devices), a key store, the lockout and lifetime policy (SPEC §7) and the size of the
-/// server's half modulus n2. The README shows registration and signing with it.
-///
-/// ```
-/// use rand_chacha::ChaCha20Rng;
-/// use rand_core::SeedableRng;
-/// use split_rsa::{
-///     DEFAULT_CAS_RETRIES, Error, InMemoryRecordStore, KeySize, LockStep, LockoutPolicy, Server,
-///     ServerPolicy, ServerTransportKey,
-/// };
-///
-/// let mut rng = ChaCha20Rng::seed_from_u64(3); // an OS RNG in production
-///
-/// // Once: generate the transport key and persist its private half (a wiping buffer).
-/// let saved = ServerTransportKey::generate(&mut rng).to_bytes();
-/// // At every start: load it.
-/// let transport = ServerTransportKey::from_bytes(saved.as_slice())?;
-///
-/// // SPEC §7 defaults: lock 3 h after 3 wrong PINs, 24 h after 6, destroy at 9; keys live
-/// // 3 years. A deployment may choose its own:
-/// let hour = 3600;
-/// let lockout = LockoutPolicy::new(
-///     &[
-///         LockStep { at_failures: 3, duration_secs: hour },
-///         LockStep { at_failures: 5, duration_secs: 24 * hour },
-///     ],
-///     7,
-/// )?;
-/// let policy = ServerPolicy::new(lockout, 2 * 365 * 24 * hour, DEFAULT_CAS_RETRIES)?;
-///
-/// let server = Server::new(transport, InMemoryRecordStore::new(), policy, KeySize::BITS_3072);
-/// let for_devices: [u8; 32] = server.transport_public_key().to_bytes();
-/// # let _ = for_devices;
-/// # assert!(server.state().store().is_empty());
-///
-/// // Policies are checked: a lock step must come before destruction.
-/// assert!(LockoutPolicy::new(&[LockStep { at_failures: 9, duration_secs: hour }], 9).is_err());
-/// # Ok::<(), Error>(())
-/// ```
-pub struct Server<K> {
-    state: ServerState<K>,
+/// Generic over the key store `K` ([`InMemoryKeyStore`](crate::InMemoryKeyStore) for tests; a
+/// database with compare-and-swap in production: see [`KeyStore`] for what it must guarantee)
+/// and the key-encryption key `E` that protects the shares at rest. The server reads no clock:
+/// every operation takes `now`, in seconds since the Unix epoch.
+pub struct Server<K, E> {
     transport: ServerTransportKey,
+    store: K,
+    kek: E,
+    policy: ServerPolicy,
     n2_size: KeySize,
 }
 
-impl<K> fmt::Debug for Server<K> {
+impl<K, E> fmt::Debug for Server<K, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
             .field("transport", &self.transport)
+            .field("policy", &self.policy)
             .field("n2_size", &self.n2_size)
             .finish_non_exhaustive()
     }
 }
 
-impl<K: RecordStore<Share = ServerShare>> Server<K> {
-    /// A server with its transport key, key store, policy and the size of the RSA keys it
-    /// generates for itself (n2).
+fn is_conflict(e: &StoreError) -> bool {
+    matches!(e, StoreError::Conflict)
+}
+
+impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
+    /// A server with its transport key, key store, key-encryption key, policy and the size of
+    /// the RSA keys it generates for itself (n2).
     pub fn new(
         transport: ServerTransportKey,
         store: K,
+        kek: E,
         policy: ServerPolicy,
         n2_size: KeySize,
     ) -> Self {
         Self {
-            state: ServerState::new(store, policy),
             transport,
+            store,
+            kek,
+            policy,
             n2_size,
         }
     }
@@ -108,172 +119,519 @@ impl<K: RecordStore<Share = ServerShare>> Server<K> {
         self.transport.public_key()
     }
 
-    /// The key store and lockout state.
-    pub fn state(&self) -> &ServerState<K> {
-        &self.state
+    /// The key store.
+    pub fn store(&self) -> &K {
+        &self.store
     }
 
-    /// SPEC §3 step 5: opens the sealed `{n1, d1''}`, checks it against the request's public
-    /// n1, generates the server's RSA key (n2 coprime to n1, |n1·n2| exact) with its CRT
-    /// parameters, stores the new key with OTP_0 and answers `{key_id, n2, OTP_0}`.
+    /// The policy.
+    pub fn policy(&self) -> &ServerPolicy {
+        &self.policy
+    }
+
+    /// Loads and decodes a record with its version.
+    ///
+    /// # Errors
+    /// [`Error::Store`] (`NotFound` for an unknown key id); [`Error::Decode`].
+    pub fn load(&self, key_id: &KeyId) -> Result<(KeyRecord, u64)> {
+        let stored = self
+            .store
+            .load(key_id)?
+            .ok_or(Error::Store(StoreError::NotFound))?;
+        Ok((KeyRecord::from_bytes(&stored.blob)?, stored.version))
+    }
+
+    fn cas(&self, record: &KeyRecord, version: u64) -> core::result::Result<(), StoreError> {
+        self.store
+            .compare_and_swap(&record.key_id, version, &record.to_bytes())
+    }
+
+    /// SPEC §3 step 0: a registration challenge, valid for the policy's challenge lifetime
+    /// (15 minutes by default), authenticated with HMAC-SHA256 under a key derived from the
+    /// transport key. Nothing is stored: the key store makes it single use when a key is
+    /// registered with it.
+    pub fn issue_challenge<R: CryptoRng + ?Sized>(&self, rng: &mut R, now: u64) -> RegistrationChallenge {
+        let mut challenge = [0u8; CHALLENGE_LEN];
+        rng.fill_bytes(&mut challenge);
+        let expires_at = now.saturating_add(self.policy.challenge_lifetime_secs());
+        let tag = self.challenge_tag(&challenge, expires_at);
+        RegistrationChallenge {
+            challenge,
+            expires_at,
+            tag,
+        }
+    }
+
+    fn challenge_tag(&self, challenge: &[u8; CHALLENGE_LEN], expires_at: u64) -> [u8; 32] {
+        let key = self.transport.challenge_key();
+        // HMAC accepts keys of any length.
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key.as_slice())
+            .unwrap_or_else(|_| <HmacSha256 as KeyInit>::new(&Default::default()));
+        mac.update(&RegistrationChallenge::tagged_bytes(challenge, expires_at));
+        mac.finalize().into_bytes().into()
+    }
+
+    /// SPEC §3 step 5: opens the sealed `{n1, d1''}` and derives the answer's response key
+    /// (SPEC §6); answers a byte-identical resend of a registration from storage; refuses an
+    /// n1 that was ever registered, a challenge that is not this server's, expired or used, a
+    /// size the server cannot pair with its own; then generates the server's RSA key, stores
+    /// the record with OTP_0 (n1 hash and challenge unique in the store) and answers
+    /// `{key_id, n2, OTP_0}` sealed to the device.
     ///
     /// # Errors
     /// [`Error::Unseal`] for a tampered request; [`Error::Decode`] / [`Error::InvalidKey`] for
-    /// a malformed payload; store errors.
-    pub fn register<R: CryptoRng>(
+    /// a malformed payload or sizes the server does not pair; [`Error::AlreadyRegistered`];
+    /// [`Error::InvalidChallenge`]; store and KEK errors. Nothing is stored on any error.
+    pub fn register<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
         request: &RegistrationRequest,
         now: u64,
-    ) -> Result<RegistrationResponse> {
-        let aad = RegistrationRequest::aad(request.purpose, &request.n1);
-        let plaintext = self.transport.open(&request.sealed, &aad)?;
+    ) -> Result<Registered> {
+        let aad = RegistrationRequest::aad(&request.challenge, request.purpose, &request.n1);
+        let (plaintext, response_key) = self.transport.open_for_response(&request.sealed, &aad)?;
         let payload = RegistrationPayload::from_bytes(plaintext.as_bytes())?;
         drop(plaintext);
         if payload.n1_be_bytes() != request.n1 {
-            return Err(Error::Decode(DecodeError::new(
-                "n1",
-                DecodeErrorKind::Invalid,
-            )));
+            return Err(Error::Decode(DecodeError::new("n1", DecodeErrorKind::Invalid)));
         }
+        let message_hash: [u8; 32] = Sha256::digest(request.to_bytes()).into();
+        let n1_hash: N1Hash = Sha256::digest(&request.n1).into();
+
+        // A resend of a registration that was stored: its stored answer, nothing new.
+        if let Some(key_id) = self.store.find_n1(&n1_hash)? {
+            let (record, _) = self.load(&key_id)?;
+            if let Some(stored) = is_stored_registration(&record, &message_hash) {
+                let public_key = match record.active() {
+                    Some(a) => PublicKey::from_modulus(&a.n)?,
+                    None => return Err(Error::AlreadyRegistered),
+                };
+                return Ok(Registered {
+                    key_id,
+                    public_key,
+                    response: stored.response,
+                });
+            }
+            return Err(Error::AlreadyRegistered);
+        }
+        // The challenge: this server's, unexpired (single use: the store's constraint).
+        let c = &request.challenge;
+        let tag_ok = self.challenge_tag(&c.challenge, c.expires_at).ct_eq(&c.tag);
+        if !bool::from(tag_ok) {
+            return Err(Error::InvalidChallenge("not issued by this server"));
+        }
+        if now >= c.expires_at {
+            return Err(Error::InvalidChallenge("expired"));
+        }
+        // Sizes before any key generation or storage.
+        check_size_policy(payload.key_size(), self.n2_size)?;
+
         let share = ServerShare::generate(payload, self.n2_size, rng)?;
         let n2 = share.n2_be_bytes();
-        let mut key_id = KeyId::default();
-        rng.fill_bytes(&mut key_id);
-        let otp = self.state.register(key_id, share, now, rng)?;
-        Ok(RegistrationResponse { key_id, n2, otp })
+        let n = share.n_be_bytes();
+        let public_key = PublicKey::from_modulus(&n)?;
+        let otp = Otp::generate(rng);
+        for _ in 0..4 {
+            let key_id = KeyId::random(rng);
+            let request_id = RequestId::from_bytes(c.challenge);
+            let result = RegistrationResult {
+                key_id,
+                n2: n2.clone(),
+                otp: Otp::from_bytes(*otp.as_bytes()),
+            };
+            let response = seal_response(
+                rng,
+                &response_key,
+                ResponseKind::Registration,
+                key_id,
+                request_id,
+                &result.to_bytes(),
+            );
+            let wrapped = WrappedShare::seal(&self.kek, rng, &key_id, &n1_hash, &share)?;
+            let record = KeyRecord {
+                key_id,
+                purpose: request.purpose,
+                n1_hash,
+                created_at: now,
+                expires_at: now.saturating_add(self.policy.key_lifetime_secs()),
+                state: KeyState::Active(ActiveKey {
+                    n: n.clone(),
+                    failures: 0,
+                    locked_until: None,
+                    otp_current: otp.hash(),
+                    otp_previous: None,
+                    pending: None,
+                    charged: None,
+                    last: None,
+                    completed: Some(StoredAnswer {
+                        message_hash,
+                        summary: AnswerSummary::Registered,
+                        response: response.clone(),
+                    }),
+                    share: wrapped,
+                }),
+            };
+            let blob = record.to_bytes();
+            match self.store.insert(&NewRecord {
+                key_id: &key_id,
+                n1_hash: &n1_hash,
+                challenge: &c.challenge,
+                blob: &blob,
+            }) {
+                Ok(()) => {
+                    return Ok(Registered {
+                        key_id,
+                        public_key,
+                        response,
+                    });
+                }
+                // A fresh random key id collided: draw another.
+                Err(StoreError::Duplicate(Uniqueness::KeyId)) => continue,
+                Err(StoreError::Duplicate(Uniqueness::N1)) => return Err(Error::AlreadyRegistered),
+                Err(StoreError::Duplicate(Uniqueness::Challenge)) => {
+                    return Err(Error::InvalidChallenge("already used"));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Store(StoreError::Conflict))
     }
 
-    /// The composite public key (n, e) of a key (what a CA certifies).
+    /// The composite public key (n, e) of a key (what a CA certifies). Honours expiry.
     ///
     /// # Errors
-    /// [`Error::Store`] for an unknown key; [`Error::KeyDestroyed`] for a destroyed one.
-    pub fn public_key(&self, key_id: &KeyId) -> Result<PublicKey> {
-        let record = self
-            .state
-            .store()
-            .load(key_id)?
-            .ok_or(Error::Store(crate::error::StoreError::NotFound))?;
-        let active = record.active().ok_or(Error::KeyDestroyed)?;
-        PublicKey::from_uint(active.share().n().modulus())
+    /// [`Error::Store`] (`NotFound`); [`Error::KeyDestroyed`]; [`Error::KeyExpired`].
+    pub fn public_key(&self, key_id: &KeyId, now: u64) -> Result<PublicKey> {
+        let (record, _) = self.load(key_id)?;
+        let active = live(&record, now)?;
+        PublicKey::from_modulus(&active.n)
     }
 
-    /// SPEC §4 step 5: completes the signature for `request` from the device's sealed partial
-    /// signature. First, touching no key state: the ids must match, the sealed `{otp, y}` is
-    /// opened (SPEC §6, RFC 9180 base mode) and its plaintext decoded; a tampered or malformed
-    /// message is refused without counting (see `docs/protocol.md`, "Where the code departs
-    /// from the text"). Then in the SPEC's order: refuse a destroyed, expired or locked key
-    /// (nothing counted); charge one failed attempt and persist it; check `|y|` and `y < n1`;
-    /// `s1 = y·m^d1'' mod n1` and check `s1^e = m`; on success classify the OTP (current,
-    /// retransmission, or a clone), compute `s2` by CRT with its check, combine by Garner,
-    /// check `s^e = m mod n`, clear the charge, rotate the OTP, persist, answer.
+    /// SPEC §4 step 1: creates a signing request for `key_id` and makes it the key's pending
+    /// request (replacing any earlier one), persisted by compare-and-swap. Refused, with
+    /// nothing stored, if the key is destroyed, expired, locked, or not of `purpose`.
     ///
     /// # Errors
-    /// [`Error::WrongPin`] (attempt counted), [`Error::KeyLocked`], [`Error::KeyDestroyed`],
-    /// [`Error::KeyExpired`], [`Error::CloneDetected`], [`Error::Unseal`] (tampered message,
-    /// not counted), [`Error::Decode`] (malformed plaintext: not counted; a `y` of the wrong
-    /// length or `≥ n1`: counted), [`Error::InvalidRequest`] (ids do not match),
-    /// [`Error::Fault`] (a check of the server's own `s2` or `s` failed; nothing released, the
-    /// charge stands), store errors. No error carries any part of y, s1, s2 or s.
-    pub fn complete<R: CryptoRng>(
+    /// [`Error::KeyDestroyed`], [`Error::KeyExpired`], [`Error::KeyLocked`],
+    /// [`Error::InvalidRequest`] (purpose, digest length), store errors.
+    pub fn create_request<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
-        request: &SigningRequest,
-        partial: &SealedPartialSignature,
+        key_id: &KeyId,
+        purpose: KeyPurpose,
+        scheme: Scheme,
+        digest: &[u8],
         now: u64,
-    ) -> Result<SigningResponse> {
-        self.complete_inner(rng, request, partial, now, Fault::None)
+    ) -> Result<SigningRequest> {
+        let lockout = self.policy.lockout();
+        for _ in 0..self.policy.cas_retries() {
+            let (mut record, version) = self.load(key_id)?;
+            let active = live(&record, now)?;
+            if record.purpose != purpose {
+                return Err(Error::InvalidRequest("the key has another purpose"));
+            }
+            if let Some(until) = active.locked_until.filter(|&u| now < u) {
+                return Err(Error::KeyLocked { until: Some(until) });
+            }
+            if active.failures >= lockout.destroy_at() {
+                return Err(Error::KeyLocked { until: None });
+            }
+            let request = SigningRequest::new(
+                rng,
+                *key_id,
+                purpose,
+                scheme,
+                digest,
+                now.saturating_add(self.policy.request_lifetime_secs()),
+            )?;
+            if let Some(a) = record.active_mut() {
+                a.pending = Some(PendingRequest::new(request.clone()));
+            }
+            match self.cas(&record, version) {
+                Ok(()) => return Ok(request),
+                Err(e) if is_conflict(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Store(StoreError::Conflict))
+    }
+
+    /// SPEC §4 step 5: the session rules for one sealed partial signature, in the order a-h
+    /// (see [`crate::server::session`]). Opening needs no key state: a message that does not
+    /// open or decode is refused with a plain error and changes nothing (a). Every other
+    /// answer is sealed under the message's response key (SPEC §6).
+    ///
+    /// # Errors
+    /// [`Error::Unseal`], [`Error::Decode`] (a); [`Error::Fault`] (a check of the server's own
+    /// computation failed: nothing released, the charge stands and a resend re-evaluates
+    /// without a second charge); store and KEK errors. Everything the protocol says to the
+    /// device (wrong PIN, locked, destroyed, ...) is an `Ok` [`Completion`].
+    pub fn complete<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        message: &SealedPartialSignature,
+        now: u64,
+    ) -> Result<Completion> {
+        self.complete_inner(rng, message, now, Fault::None)
     }
 
     /// [`Server::complete`] with a fault injected into the server's own signature s2, to show
     /// that the fault checks catch it (tests). ⚠️ Hazmat: never use in production.
     #[cfg(feature = "hazmat")]
-    pub fn complete_with_injected_fault<R: CryptoRng>(
+    pub fn complete_with_injected_fault<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
-        request: &SigningRequest,
-        partial: &SealedPartialSignature,
+        message: &SealedPartialSignature,
         now: u64,
         after_s2_check: bool,
-    ) -> Result<SigningResponse> {
+    ) -> Result<Completion> {
         let fault = if after_s2_check {
             Fault::S2AfterCheck
         } else {
             Fault::S2
         };
-        self.complete_inner(rng, request, partial, now, fault)
+        self.complete_inner(rng, message, now, fault)
     }
 
-    fn complete_inner<R: CryptoRng>(
+    fn complete_inner<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
-        request: &SigningRequest,
-        partial: &SealedPartialSignature,
+        message: &SealedPartialSignature,
         now: u64,
         fault: Fault,
-    ) -> Result<SigningResponse> {
-        if partial.key_id != request.key_id || partial.request_id != request.request_id {
-            return Err(Error::InvalidRequest(
-                "the partial signature answers another request",
-            ));
-        }
-        // Opening needs no key state: a tampered message is refused before anything is charged
-        // (it proves nothing about the PIN).
-        let plaintext = self
-            .transport
-            .open(&partial.sealed, &request.partial_aad())?;
-        // Malformed plaintext (header, y not of a supported size) is refused before anything
-        // is charged; |y| = |n1|/8 and y < n1 need the key and are checked after the charge.
-        let (otp, y_bytes) = decode_partial(plaintext.as_bytes())?;
-        let answer = self.state.complete_signature(
-            &request.key_id,
-            &request.request_id,
-            &otp,
-            now,
-            rng,
-            |share: &ServerShare| {
-                if y_bytes.len() != share.n1_size().bytes() {
-                    return Err(Error::Decode(DecodeError::new(
-                        "y",
-                        DecodeErrorKind::Invalid,
-                    )));
+    ) -> Result<Completion> {
+        // a.
+        let aad =
+            SealedPartialSignature::aad(&message.key_id, &message.request_id, &message.request_hash);
+        let (plaintext, response_key) = self.transport.open_for_response(&message.sealed, &aad)?;
+        let (otp, y) = decode_partial(plaintext.as_bytes())?;
+        let facts = MessageFacts {
+            message_hash: message.hash(),
+            request_id: message.request_id,
+            request_hash: message.request_hash,
+            otp_hash: otp.hash(),
+        };
+        drop(otp);
+        let key_id = message.key_id;
+        let lockout = self.policy.lockout();
+        let reply = |outcome: Outcome, next_otp: Option<Otp>, rng: &mut R| {
+            let answer = SigningAnswer { outcome, next_otp };
+            seal_response(
+                rng,
+                &response_key,
+                ResponseKind::Signing,
+                key_id,
+                message.request_id,
+                &answer.to_bytes(),
+            )
+        };
+
+        // b-g, serialised by compare-and-swap.
+        let mut admitted = None;
+        for _ in 0..self.policy.cas_retries() {
+            let (record, version) = self.load(&key_id)?;
+            match admit(&record, &facts, lockout, now) {
+                Admission::Resend(stored) => return Ok(resent(stored)),
+                Admission::Refuse(outcome) => {
+                    let response = reply(outcome.clone(), None, rng);
+                    return Ok(Completion {
+                        response,
+                        outcome,
+                        resent: false,
+                    });
                 }
-                let y = Uint::from_be_bytes(y_bytes);
-                // DECLASSIFY: y >= n1 is malformed input from the device, refused (and
-                // counted as an attempt, like any other invalid y).
-                if !bool::from(y.ct_lt(share.n1().modulus())) {
-                    return Err(Error::Decode(DecodeError::new(
-                        "y",
-                        DecodeErrorKind::OutOfRange,
-                    )));
+                Admission::Evaluate => {
+                    admitted = Some((record, version));
+                    break;
                 }
-                let n_bits = share.n().modulus().bits_vartime();
-                let em = zeroize::Zeroizing::new(request.encoded_message(n_bits)?);
-                let m = Uint::from_be_bytes(&em);
-                let key = share.completion_key();
-                match server_complete(&key, &y, &m, fault) {
-                    Ok(s) => {
-                        let (bytes, _) = s.to_be_bytes(n_bits.div_ceil(8));
-                        Ok(bytes.to_vec())
+                Admission::Charge(charged) => match self.cas(&charged, version) {
+                    Ok(()) => {
+                        admitted = Some((charged, version.saturating_add(1)));
+                        break;
                     }
-                    Err(CompletionFailure::WrongShare) => Err(Error::SigningFailed),
-                    Err(CompletionFailure::Fault) => Err(Error::Fault),
+                    Err(e) if is_conflict(&e) => continue,
+                    Err(e) => return Err(e.into()),
+                },
+            }
+        }
+        let Some((record, version)) = admitted else {
+            return Err(Error::Store(StoreError::Conflict));
+        };
+
+        // h. The share is opened only now, after the charge is persisted.
+        let evaluation = self.evaluate(&record, y, fault)?;
+        let next_otp = Otp::generate(rng);
+        let next_hash = next_otp.hash();
+        let mut current = (record, version);
+        for attempt in 0..self.policy.cas_retries() {
+            if attempt > 0 {
+                current = self.load(&key_id)?;
+            }
+            let (record, version) = &current;
+            match settle(record, &facts, evaluation.clone(), &next_hash, lockout, now) {
+                Settlement::Resend(stored) => return Ok(resent(stored)),
+                Settlement::Answer(outcome) => {
+                    let response = reply(outcome.clone(), None, rng);
+                    return Ok(Completion {
+                        response,
+                        outcome,
+                        resent: false,
+                    });
                 }
-            },
-        )?;
-        Ok(SigningResponse {
-            key_id: request.key_id,
-            request_id: request.request_id,
-            signature: answer.signature().to_vec(),
-            next_otp: *answer.next_otp().as_bytes(),
-        })
+                Settlement::Persist(mut next, outcome) => {
+                    let otp = matches!(outcome, Outcome::Completed { .. })
+                        .then(|| Otp::from_bytes(*next_otp.as_bytes()));
+                    let response = reply(outcome.clone(), otp, rng);
+                    record_answer(&mut next, facts.message_hash, &outcome, response.clone());
+                    match self.cas(&next, *version) {
+                        Ok(()) => {
+                            return Ok(Completion {
+                                response,
+                                outcome,
+                                resent: false,
+                            });
+                        }
+                        Err(e) if is_conflict(&e) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+        Err(Error::Store(StoreError::Conflict))
     }
 
-    /// Closes a key at its owner's request (SPEC §7): the share is wiped.
+    /// SPEC §4.5 h on the opened share: `|y| = |n1|/8` and `y < n1` (a malformed y is a failed
+    /// share check, counted like a wrong PIN), EM recomputed from the pending request, then
+    /// the two-party completion with its fault checks.
+    fn evaluate(&self, record: &KeyRecord, y_bytes: &[u8], fault: Fault) -> Result<Evaluation> {
+        let Some(active) = record.active() else {
+            return Err(Error::KeyDestroyed);
+        };
+        let Some(pending) = active.pending.as_ref() else {
+            return Err(Error::KeyDestroyed);
+        };
+        let share = active.share.open(&self.kek, &record.key_id, &record.n1_hash)?;
+        if y_bytes.len() != share.n1_size().bytes() {
+            return Ok(Evaluation::Invalid);
+        }
+        let y = Uint::from_be_bytes(y_bytes);
+        // DECLASSIFY: y >= n1 is malformed input from the device, refused and counted like a
+        // failed share check.
+        if !bool::from(y.ct_lt(share.n1().modulus())) {
+            return Ok(Evaluation::Invalid);
+        }
+        let n_bits = share.n().modulus().bits_vartime();
+        let em = Zeroizing::new(pending.request.encoded_message(n_bits)?);
+        let m = Uint::from_be_bytes(&em);
+        let key = share.completion_key();
+        match server_complete(&key, &y, &m, fault) {
+            Ok(s) => {
+                let (bytes, _) = s.to_be_bytes(n_bits.div_ceil(8));
+                Ok(Evaluation::Valid {
+                    signature: bytes.to_vec(),
+                })
+            }
+            Err(CompletionFailure::WrongShare) => Ok(Evaluation::Invalid),
+            Err(CompletionFailure::Fault) => Err(Error::Fault),
+        }
+    }
+
+    /// Closes a key at its owner's request (SPEC §7): it is destroyed and its share dropped.
+    /// Closing a destroyed key changes nothing and succeeds.
+    ///
+    /// # Errors
+    /// Store errors (`NotFound` for an unknown key id).
+    pub fn close(&self, key_id: &KeyId, now: u64) -> Result<()> {
+        self.destroy(key_id, DestroyReason::Closed, now).map(|_| ())
+    }
+
+    /// Destroys the key with reason [`DestroyReason::Expired`] if it is active and expired at
+    /// `now` (SPEC §7). Returns whether it did. Every operation honours expiry whether or not
+    /// this ran first.
     ///
     /// # Errors
     /// Store errors.
-    pub fn close(&self, key_id: &KeyId, now: u64) -> Result<()> {
-        self.state.close_key(key_id, now)
+    pub fn expire(&self, key_id: &KeyId, now: u64) -> Result<bool> {
+        let (record, _) = self.load(key_id)?;
+        if record.destroyed().is_some() || !record.is_expired(now) {
+            return Ok(false);
+        }
+        self.destroy(key_id, DestroyReason::Expired, now)
+    }
+
+    fn destroy(&self, key_id: &KeyId, reason: DestroyReason, now: u64) -> Result<bool> {
+        for _ in 0..self.policy.cas_retries() {
+            let (mut record, version) = self.load(key_id)?;
+            if record.destroyed().is_some() {
+                return Ok(false);
+            }
+            record.destroy(reason, now);
+            match self.cas(&record, version) {
+                Ok(()) => return Ok(true),
+                Err(e) if is_conflict(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Store(StoreError::Conflict))
+    }
+
+    /// Re-seals the key's share under the KEK provider's current KEK (rotation, SPEC §7).
+    /// Returns whether the record changed.
+    ///
+    /// # Errors
+    /// [`Error::Kek`] (the share does not authenticate, the old KEK is gone), store errors.
+    pub fn rewrap<R: CryptoRng + ?Sized>(&self, rng: &mut R, key_id: &KeyId) -> Result<bool> {
+        for _ in 0..self.policy.cas_retries() {
+            let (mut record, version) = self.load(key_id)?;
+            if !record.rewrap(&self.kek, rng)? {
+                return Ok(false);
+            }
+            match self.cas(&record, version) {
+                Ok(()) => return Ok(true),
+                Err(e) if is_conflict(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Store(StoreError::Conflict))
+    }
+}
+
+/// The active state of a record that is neither destroyed nor expired at `now`.
+fn live(record: &KeyRecord, now: u64) -> Result<&ActiveKey> {
+    match &record.state {
+        KeyState::Destroyed { reason, .. } => Err(reason.error()),
+        KeyState::Active(_) if record.is_expired(now) => Err(Error::KeyExpired),
+        KeyState::Active(a) => Ok(a),
+    }
+}
+
+fn resent(stored: StoredAnswer) -> Completion {
+    let outcome = match stored.summary {
+        AnswerSummary::Signing(o) => o,
+        // A registration answer is never stored under a signing message's hash.
+        AnswerSummary::Registered => Outcome::NotPending,
+    };
+    Completion {
+        response: stored.response,
+        outcome,
+        resent: true,
+    }
+}
+
+/// Seals an answer's plaintext under a response key (SPEC §6).
+fn seal_response<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    key: &ResponseKey,
+    kind: ResponseKind,
+    key_id: KeyId,
+    request_id: RequestId,
+    plaintext: &[u8],
+) -> SealedResponse {
+    let aad = SealedResponse::aad(kind, &key_id, &request_id);
+    SealedResponse {
+        kind,
+        key_id,
+        request_id,
+        sealed: key.seal(rng, &aad, plaintext),
     }
 }

@@ -321,6 +321,184 @@ fn seal_with_info(
     Ok(out)
 }
 
+/// The HPKE exporter context (RFC 9180 §5.3) of the response key (SPEC §6).
+pub const RESPONSE_KEY_LABEL: &[u8] = b"split-rsa v2 response key";
+
+/// Length of the response key and of its nonce.
+pub const RESPONSE_KEY_LEN: usize = 32;
+/// Length of the nonce of a sealed response (ChaCha20-Poly1305, RFC 8439).
+pub const RESPONSE_NONCE_LEN: usize = 12;
+
+/// The key an answer to one sealed message is sealed under (SPEC §6): the HPKE secret export
+/// of that message's context with the label [`RESPONSE_KEY_LABEL`], 32 bytes. Only the
+/// server (which opened the message) and the device (which sealed it) can compute it, so only
+/// the real server can answer and only the sending device can read the answer.
+///
+/// Secret: wiped on drop, hidden from `Debug`. The device keeps it in its record while the
+/// exchange is pending; it exports only into a wiping buffer.
+pub struct ResponseKey([u8; RESPONSE_KEY_LEN]);
+
+impl ResponseKey {
+    /// Rebuilds a stored key (from a device record).
+    pub(crate) const fn from_bytes(bytes: [u8; RESPONSE_KEY_LEN]) -> Self {
+        Self(bytes)
+    }
+
+    /// The key's bytes, for the device record's encoding.
+    pub(crate) const fn as_bytes(&self) -> &[u8; RESPONSE_KEY_LEN] {
+        &self.0
+    }
+
+    /// Seals `plaintext` under this key with a fresh random nonce (ChaCha20-Poly1305,
+    /// RFC 8439 §2.8): `nonce || ciphertext || tag`.
+    ///
+    /// The key is unique to one message, but the server may seal more than one answer to it
+    /// (a computation retried after a lost compare-and-swap); the random nonce keeps every
+    /// sealing distinct.
+    pub(crate) fn seal<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Vec<u8> {
+        use chacha20poly1305::aead::AeadInOut;
+        use chacha20poly1305::{ChaCha20Poly1305 as Aead2, KeyInit, Nonce};
+        let mut nonce = [0u8; RESPONSE_NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+        let cipher = Aead2::new(&self.0.into());
+        let mut out = Vec::with_capacity(RESPONSE_NONCE_LEN + plaintext.len() + TAG_LEN);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plaintext);
+        let (_, body) = out.split_at_mut(RESPONSE_NONCE_LEN);
+        let tag = cipher
+            .encrypt_inout_detached(&Nonce::from(nonce), aad, body.into())
+            // The only failure is a plaintext over ChaCha20's 256 GiB limit.
+            .unwrap_or_default();
+        out.extend_from_slice(&tag);
+        out
+    }
+
+    /// Opens `nonce || ciphertext || tag` sealed by [`seal`](Self::seal), into a wiping
+    /// buffer.
+    ///
+    /// # Errors
+    /// [`Error::Unseal`] if it does not authenticate under this key and `aad`.
+    pub(crate) fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, Error> {
+        use chacha20poly1305::aead::AeadInOut;
+        use chacha20poly1305::{ChaCha20Poly1305 as Aead2, KeyInit, Nonce, Tag};
+        let (nonce, rest) = sealed
+            .split_first_chunk::<RESPONSE_NONCE_LEN>()
+            .ok_or(Error::Unseal)?;
+        let body_len = rest.len().checked_sub(TAG_LEN).ok_or(Error::Unseal)?;
+        let (body, tag) = rest.split_at(body_len);
+        let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| Error::Unseal)?;
+        let cipher = Aead2::new(&self.0.into());
+        let mut buf = SecretBytes::from_vec(body.to_vec());
+        cipher
+            .decrypt_inout_detached(
+                &Nonce::from(*nonce),
+                aad,
+                buf.as_mut_slice().into(),
+                &Tag::from(tag),
+            )
+            .map_err(|_| Error::Unseal)?;
+        Ok(buf)
+    }
+}
+
+impl Zeroize for ResponseKey {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for ResponseKey {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for ResponseKey {}
+
+impl fmt::Debug for ResponseKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResponseKey(..)")
+    }
+}
+
+/// Seals `plaintext` to the server (as [`seal_to_server`]) and returns, besides the sealed
+/// message, the response key of its HPKE context (SPEC §6): the device keeps it to open the
+/// server's answer.
+///
+/// # Errors
+/// As [`seal_to_server`].
+pub(crate) fn seal_to_server_for_response(
+    rng: &mut impl CryptoRng,
+    server: &TransportPublicKey,
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<(SealedMessage, ResponseKey), Error> {
+    if plaintext.len() > MAX_PLAINTEXT_LEN {
+        return Err(Error::InvalidRequest(
+            "plaintext too long to seal to the server",
+        ));
+    }
+    let pk = server.to_hpke()?;
+    let (enc, mut ctx) =
+        hpke::setup_sender_with_rng::<Aead, Kdf, Kem>(&OpModeS::Base, &pk, TRANSPORT_INFO, rng)
+            .map_err(|_| Error::InvalidRequest("HPKE sealing failed"))?;
+    let ciphertext = ctx
+        .seal(plaintext, aad)
+        .map_err(|_| Error::InvalidRequest("HPKE sealing failed"))?;
+    let mut key = ResponseKey([0u8; RESPONSE_KEY_LEN]);
+    ctx.export(RESPONSE_KEY_LABEL, &mut key.0)
+        .map_err(|_| Error::InvalidRequest("HPKE export failed"))?;
+    let mut out = SealedMessage {
+        enc: [0u8; ENC_LEN],
+        ciphertext,
+    };
+    enc.write_exact(&mut out.enc);
+    Ok((out, key))
+}
+
+impl ServerTransportKey {
+    /// Opens a message sealed by [`seal_to_server_for_response`] and derives its response key
+    /// (SPEC §4.5 a, §6).
+    ///
+    /// # Errors
+    /// [`Error::Unseal`] for every failure.
+    pub(crate) fn open_for_response(
+        &self,
+        message: &SealedMessage,
+        aad: &[u8],
+    ) -> Result<(SecretBytes, ResponseKey), Error> {
+        let sk = HpkePrivateKey::from_bytes(&self.sk).map_err(|_| Error::Unseal)?;
+        let enc = EncappedKey::from_bytes(&message.enc).map_err(|_| Error::Unseal)?;
+        let mut ctx =
+            hpke::setup_receiver::<Aead, Kdf, Kem>(&OpModeR::Base, &sk, &enc, TRANSPORT_INFO)
+                .map_err(|_| Error::Unseal)?;
+        let pt = ctx
+            .open(&message.ciphertext, aad)
+            .map_err(|_| Error::Unseal)?;
+        let pt = SecretBytes::from_vec(pt);
+        let mut key = ResponseKey([0u8; RESPONSE_KEY_LEN]);
+        ctx.export(RESPONSE_KEY_LABEL, &mut key.0)
+            .map_err(|_| Error::Unseal)?;
+        Ok((pt, key))
+    }
+
+    /// The key the server authenticates its registration challenges with (SPEC §3.0):
+    /// HKDF-SHA256 (RFC 5869) of the transport private key with a fixed label, so the
+    /// transport key is the server's one long-term secret and the two uses stay separate.
+    pub(crate) fn challenge_key(&self) -> Zeroizing<[u8; 32]> {
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"split-rsa v2"), &self.sk);
+        let mut out = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA256's 8160-byte limit.
+        let _ = hk.expand(b"registration challenge key", out.as_mut_slice());
+        out
+    }
+}
+
 fn fixed<const N: usize>(bytes: &[u8], field: &'static str) -> Result<[u8; N], Error> {
     <[u8; N]>::try_from(bytes).map_err(|_| length_err(bytes.len(), N, field))
 }

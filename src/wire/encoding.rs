@@ -15,8 +15,9 @@ use crate::error::{DecodeError, DecodeErrorKind};
 /// The magic bytes that start every encoding.
 pub const MAGIC: [u8; 4] = *b"SRSA";
 
-/// The format version this crate writes and reads.
-pub const VERSION: u8 = 1;
+/// The format version this crate writes and reads: 2 since the session protocol of SPEC v2
+/// (server-owned pending requests, sealed answers, records without OTPs in the clear).
+pub const VERSION: u8 = 2;
 
 /// Length of the header: magic, version, type.
 pub const HEADER_LEN: usize = 6;
@@ -27,24 +28,31 @@ pub const HEADER_LEN: usize = 6;
 pub enum MessageType {
     /// Device → server: registration request (SPEC §3 step 4).
     RegistrationRequest = 0x01,
-    /// Server → device: registration response (SPEC §3 step 6).
+    /// The plaintext of the registration answer: key id, n2, OTP_0 (SPEC §3 step 6).
     RegistrationResponse = 0x02,
     /// Server → device: signing request (SPEC §4 step 1).
     SigningRequest = 0x03,
     /// Device → server: the sealed partial signature (SPEC §4 step 4).
     SealedPartialSignature = 0x04,
-    /// Server → device: the signing response (SPEC §4 step 5).
-    SigningResponse = 0x05,
+    /// The plaintext of a signing answer: the outcome, and the next OTP of a completed
+    /// signature (SPEC §4 step 5).
+    SigningAnswer = 0x05,
     /// The plaintext inside the sealed partial signature (SPEC §4 step 4).
     PartialSignature = 0x06,
     /// The plaintext inside the sealed registration request: d1'' (SPEC §3 step 4).
     RegistrationSecret = 0x07,
+    /// Server → device: a registration challenge (SPEC §3 step 0).
+    RegistrationChallenge = 0x08,
+    /// Server → device: an answer sealed under the message's response key (SPEC §6).
+    SealedResponse = 0x09,
     /// The device share sealed under the PIN (SPEC §5), stored on the device.
     SealedShare = 0x10,
     /// The device's stored record (SPEC §9).
     DeviceRecord = 0x11,
     /// The server's stored key record (SPEC §9).
     ServerKeyRecord = 0x12,
+    /// The server's share inside its key record, before it is sealed under the KEK (SPEC §7).
+    ServerShare = 0x13,
 }
 
 /// Appends fields in canonical form. The buffer wipes itself on drop, so a writer may carry
@@ -58,6 +66,19 @@ impl Writer {
     /// A writer that starts with the header of `ty`.
     pub(crate) fn new(ty: MessageType) -> Self {
         let mut w = Self::default();
+        w.buf.extend_from_slice(&MAGIC);
+        w.buf.push(VERSION);
+        w.buf.push(ty as u8);
+        w
+    }
+
+    /// A writer whose buffer already holds `body` bytes after the header, so that a secret
+    /// encoding of known size is never moved by a reallocation (which would leave an unwiped
+    /// copy in freed memory).
+    pub(crate) fn with_capacity(ty: MessageType, body: usize) -> Self {
+        let mut w = Self {
+            buf: Zeroizing::new(Vec::with_capacity(HEADER_LEN + body)),
+        };
         w.buf.extend_from_slice(&MAGIC);
         w.buf.push(VERSION);
         w.buf.push(ty as u8);
@@ -154,6 +175,11 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// The next byte, without consuming it (`None` at the end).
+    pub(crate) fn peek_u8(&self) -> Option<u8> {
+        self.buf.first().copied()
+    }
+
     pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
         Ok(u8::from_be_bytes(self.array(field)?))
     }
@@ -209,7 +235,7 @@ mod tests {
         let bytes = w.finish_public();
         assert_eq!(
             hex(&bytes),
-            "5352534101030701020304".to_string() + "00000003616263"
+            "5352534102030701020304".to_string() + "00000003616263"
         );
         let mut r = Reader::new(&bytes, MessageType::SigningRequest).unwrap();
         assert_eq!(r.u8("a").unwrap(), 7);
@@ -224,8 +250,8 @@ mod tests {
         };
         assert_eq!(kind(b"SRS"), DecodeErrorKind::Truncated);
         assert_eq!(kind(b"XRSA\x01\x03"), DecodeErrorKind::BadMagic);
-        assert_eq!(kind(b"SRSA\x02\x03"), DecodeErrorKind::BadVersion);
-        assert_eq!(kind(b"SRSA\x01\x04"), DecodeErrorKind::BadType);
+        assert_eq!(kind(b"SRSA\x01\x03"), DecodeErrorKind::BadVersion);
+        assert_eq!(kind(b"SRSA\x02\x04"), DecodeErrorKind::BadType);
 
         let mut r = Reader::new(&bytes, MessageType::SigningRequest).unwrap();
         r.u8("a").unwrap();
@@ -239,7 +265,7 @@ mod tests {
         let mut r = Reader::new(&long, MessageType::SigningRequest).unwrap();
         r.take(long.len() - HEADER_LEN - 1, "body").unwrap();
         assert_eq!(r.finish().unwrap_err().kind, DecodeErrorKind::TrailingBytes);
-        let mut r = Reader::new(b"SRSA\x01\x03\x02", MessageType::SigningRequest).unwrap();
+        let mut r = Reader::new(b"SRSA\x02\x03\x02", MessageType::SigningRequest).unwrap();
         assert_eq!(
             r.bool("flag").unwrap_err().kind,
             DecodeErrorKind::NonCanonical

@@ -471,3 +471,87 @@ impl ServerShare {
         w.fixed(&self.n2.from_monty(&self.n1_inv).to_be_bytes(k2).0);
     }
 }
+
+impl ServerShare {
+    /// Length of [`to_sealable_bytes`](Self::to_sealable_bytes) for these sizes.
+    fn sealable_len(k1: usize, k2: usize) -> usize {
+        let kp = k2 >> 1;
+        crate::wire::encoding::HEADER_LEN + 2 + k1 + 2 + k2 + (k1 + k2) + k1 + 5 * kp + k2
+    }
+
+    /// The share's plaintext as it is sealed under the key-encryption key inside the server's
+    /// key record (SPEC §7, §9; `docs/encodings.md`): the fields of [`write_body`](Self::write_body)
+    /// followed by `dp` and `dq`, so that a record that authenticates can be loaded without
+    /// recomputing them. A wiping buffer of its exact size (no reallocation leaves a copy).
+    pub(crate) fn to_sealable_bytes(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        let (k1, k2) = (self.n1_size.bytes(), self.n2_size.bytes());
+        let kp = k2 >> 1;
+        let mut w = Writer::with_capacity(
+            crate::wire::encoding::MessageType::ServerShare,
+            Self::sealable_len(k1, k2) - crate::wire::encoding::HEADER_LEN,
+        );
+        self.write_body(&mut w);
+        w.fixed(&self.dp.to_be_bytes(kp).0);
+        w.fixed(&self.dq.to_be_bytes(kp).0);
+        w.finish()
+    }
+
+    /// Decodes [`to_sealable_bytes`](Self::to_sealable_bytes) from a record whose sealed share
+    /// **authenticated** under the key-encryption key (SPEC §7): the AEAD vouches that the
+    /// library wrote these bytes for this key id and n1, so the relations between the fields
+    /// (checked by [`ServerShareFields::build`] at registration and on import) are not checked
+    /// again. Only the structure is: sizes, the size policy, odd moduli. No exponentiation,
+    /// no inversion: loading a record costs a few Montgomery set-ups (the CPU-amplification
+    /// fix of the security review).
+    ///
+    /// # Errors
+    /// [`Error::Decode`] naming the field.
+    pub(crate) fn from_authenticated_bytes(bytes: &[u8]) -> Result<ServerShare> {
+        let bad = |field, kind| Error::Decode(DecodeError::new(field, kind));
+        let mut r = Reader::new(bytes, crate::wire::encoding::MessageType::ServerShare)?;
+        let f = ServerShareFields::read(&mut r)?;
+        let n1_size =
+            KeySize::from_bytes_any(f.n1.len()).ok_or(bad("share.n1", DecodeErrorKind::OutOfRange))?;
+        let n2_size =
+            KeySize::from_bytes_any(f.n2.len()).ok_or(bad("share.n2", DecodeErrorKind::OutOfRange))?;
+        check_size_policy(n1_size, n2_size)
+            .map_err(|_| bad("share.n2", DecodeErrorKind::OutOfRange))?;
+        let kp = n2_size.bytes() >> 1;
+        let dp_b = r.take(kp, "share.dp")?;
+        let dq_b = r.take(kp, "share.dq")?;
+        r.finish()?;
+        let limbs_p = n2_size.prime_bits() >> 6;
+        let uint = |b: &[u8], limbs: usize, field| {
+            Uint::from_be_slice(b, limbs).ok_or(bad(field, DecodeErrorKind::Invalid))
+        };
+        let n1 = Modulus::<N1>::new(uint(f.n1, n1_size.limbs(), "share.n1")?)
+            .ok_or(bad("share.n1", DecodeErrorKind::Invalid))?;
+        let n2 = Modulus::<N2>::new(uint(f.n2, n2_size.limbs(), "share.n2")?)
+            .ok_or(bad("share.n2", DecodeErrorKind::Invalid))?;
+        let n = Modulus::<N>::new(uint(f.n, n1_size.limbs() + n2_size.limbs(), "share.n")?)
+            .ok_or(bad("share.n", DecodeErrorKind::Invalid))?;
+        let p2 = Modulus::<P2>::new(uint(f.p2, limbs_p, "share.p2")?)
+            .ok_or(bad("share.p2", DecodeErrorKind::Invalid))?;
+        let q2 = Modulus::<Q2>::new(uint(f.q2, limbs_p, "share.q2")?)
+            .ok_or(bad("share.q2", DecodeErrorKind::Invalid))?;
+        let d1_second = uint(f.d1_second, n1_size.limbs(), "share.d1''")?;
+        let qinv = p2.to_monty(&uint(f.qinv, limbs_p, "share.qinv")?);
+        let n1_inv = n2.to_monty(&uint(f.n1_inv, n2_size.limbs(), "share.n1_inv")?);
+        let dp = uint(dp_b, limbs_p, "share.dp")?;
+        let dq = uint(dq_b, limbs_p, "share.dq")?;
+        Ok(ServerShare {
+            n1_size,
+            n2_size,
+            n1,
+            d1_second,
+            p2,
+            q2,
+            dp,
+            dq,
+            qinv,
+            n2,
+            n1_inv,
+            n,
+        })
+    }
+}
