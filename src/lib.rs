@@ -51,6 +51,7 @@ pub use rsa::public_key::PublicKey;
 pub use rsa::verify::verify;
 pub use secret::SecretBytes;
 pub use server::kek::{KEK_NONCE_LEN, KEK_TAG_LEN, KekId, KeyEncryptionKey};
+pub use server::kek::{LOCAL_KEK_LEN, LocalKek};
 pub use server::lockout::{AttemptState, FailureOutcome, LockStep, LockoutPolicy};
 pub use server::otp::{LastExchange, OTP_LEN, Otp, OtpClass, OtpHash, OtpState, REQUEST_ID_LEN};
 pub use server::record::{
