@@ -50,6 +50,7 @@ pub use rsa::public_key::PublicKey;
 pub use rsa::verify::verify;
 pub use secret::SecretBytes;
 pub use server::kek::{KEK_NONCE_LEN, KEK_TAG_LEN, KekId, KeyEncryptionKey};
+pub use server::kek::{LOCAL_KEK_LEN, LocalKek};
 pub use server::lockout::{LockStep, LockoutPolicy};
 pub use server::otp::{OTP_LEN, Otp, OtpHash};
 pub use server::record::{
