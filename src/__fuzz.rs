@@ -42,7 +42,9 @@ pub fn roundtrip_signing_answer(bytes: &[u8]) -> Result<Vec<u8>> {
 /// # Errors
 /// As the device's decoder.
 pub fn roundtrip_registration_result(bytes: &[u8]) -> Result<Vec<u8>> {
-    Ok(crate::wire::messages::RegistrationResult::from_bytes(bytes)?
-        .to_bytes()
-        .to_vec())
+    Ok(
+        crate::wire::messages::RegistrationResult::from_bytes(bytes)?
+            .to_bytes()
+            .to_vec(),
+    )
 }

@@ -7,4 +7,5 @@ pub mod pin;
 pub mod record;
 pub mod registration;
 pub mod seal;
+pub mod session;
 pub mod verification_code;

@@ -38,6 +38,7 @@ pub use device::pin::{KeyPurpose, MAX_PIN_LEN, Pin};
 pub use device::record::DeviceRecord;
 pub use device::registration::{DeviceRegistration, RegistrationAnswer};
 pub use device::seal::{Argon2Params, MAX_SHARE_LEN, MIN_SHARE_LEN, SALT_LEN, SealedShare};
+pub use device::session::{AnswerEffect, answer_effect, may_sign};
 pub use device::verification_code::{VerificationCode, verification_code};
 pub use error::{
     BackendError, DecodeError, DecodeErrorKind, Error, KekError, KeyError, PinError, Result,
@@ -60,8 +61,8 @@ pub use server::record::{
 pub use server::service::{Completion, Registered, Server};
 pub use server::session::{
     Admission, DEFAULT_CAS_RETRIES, DEFAULT_CHALLENGE_LIFETIME_SECS, DEFAULT_KEY_LIFETIME_SECS,
-    DEFAULT_REQUEST_LIFETIME_SECS, Evaluation, MessageFacts, ServerPolicy, Settlement, admit,
-    record_answer, settle,
+    DEFAULT_REQUEST_LIFETIME_SECS, Evaluation, MessageFacts, ServerPolicy, Settlement, admit, live,
+    record_answer, settle, start_request,
 };
 pub use server::store::{
     CHALLENGE_LEN, InMemoryKeyStore, KeyStore, N1Hash, NewRecord, StoredRecord,

@@ -28,6 +28,7 @@ use zeroize::Zeroizing;
 use crate::arith::{Modulus, Uint};
 use crate::device::pin::{KeyPurpose, Pin};
 use crate::device::seal::{Argon2Params, SealedShare};
+use crate::device::session::{AnswerEffect, answer_effect, may_sign};
 use crate::device::verification_code::{VerificationCode, verification_code};
 use crate::error::{DecodeError, DecodeErrorKind, Error, Result};
 use crate::rsa::keygen::{DeviceShare, KeySize, N1, composite_modulus_vartime};
@@ -36,8 +37,7 @@ use crate::rsa::signing::device_exponentiate;
 use crate::rsa::verify::verify;
 use crate::server::otp::{OTP_LEN, Otp};
 use crate::server::transport::{
-    PUBLIC_KEY_LEN, RESPONSE_KEY_LEN, ResponseKey, TransportPublicKey,
-    seal_to_server_for_response,
+    PUBLIC_KEY_LEN, RESPONSE_KEY_LEN, ResponseKey, TransportPublicKey, seal_to_server_for_response,
 };
 use crate::wire::encoding::{MessageType, Reader, Writer};
 use crate::wire::ids::KeyId;
@@ -185,7 +185,9 @@ impl DeviceRecord {
         params: Argon2Params,
     ) -> Result<SealedPartialSignature> {
         self.check_can_sign(request)?;
-        let d1p = self.sealed.unseal(pin, self.key_id.as_bytes(), self.purpose)?;
+        let d1p = self
+            .sealed
+            .unseal(pin, self.key_id.as_bytes(), self.purpose)?;
         let new_seal = SealedShare::seal(
             rng,
             new_pin,
@@ -199,12 +201,7 @@ impl DeviceRecord {
     }
 
     fn check_can_sign(&self, request: &SigningRequest) -> Result<()> {
-        if self.dead {
-            return Err(Error::KeyDead);
-        }
-        if self.pending.is_some() {
-            return Err(Error::ExchangePending);
-        }
+        may_sign(self.dead, self.pending.is_some())?;
         if request.key_id != self.key_id {
             return Err(Error::InvalidRequest("the request is for another key"));
         }
@@ -224,7 +221,9 @@ impl DeviceRecord {
         self.check_can_sign(request)?;
         let em = Zeroizing::new(request.encoded_message(self.public_key.bits())?);
         let m = Uint::from_be_bytes(&em);
-        let d1p = self.sealed.unseal(pin, self.key_id.as_bytes(), self.purpose)?;
+        let d1p = self
+            .sealed
+            .unseal(pin, self.key_id.as_bytes(), self.purpose)?;
         let share = DeviceShare::from_parts(
             self.size,
             self.n1_modulus.clone(),
@@ -309,8 +308,8 @@ impl DeviceRecord {
         let Some(pending) = self.pending.take() else {
             return Err(Error::NoPendingExchange);
         };
-        match &answer.outcome {
-            Outcome::Completed { .. } => {
+        match answer_effect(&answer.outcome) {
+            AnswerEffect::Complete => {
                 if let Some(next) = answer.next_otp {
                     self.otp = next;
                 }
@@ -318,8 +317,8 @@ impl DeviceRecord {
                     self.sealed = seal;
                 }
             }
-            o if o.is_fatal() => self.dead = true,
-            _ => {}
+            AnswerEffect::Dead => self.dead = true,
+            AnswerEffect::End => {}
         }
         Ok(answer.outcome)
     }

@@ -122,4 +122,3 @@ impl fmt::Debug for OtpHash {
         f.write_str("OtpHash(..)")
     }
 }
-

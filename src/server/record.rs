@@ -174,6 +174,15 @@ pub struct StoredAnswer {
 }
 
 impl StoredAnswer {
+    /// A stored registration answer (SPEC §3.5).
+    pub fn registration(message_hash: [u8; 32], response: SealedResponse) -> Self {
+        Self {
+            message_hash,
+            summary: AnswerSummary::Registered,
+            response,
+        }
+    }
+
     /// SHA-256 of the message it answers.
     pub fn message_hash(&self) -> &[u8; 32] {
         &self.message_hash
@@ -213,6 +222,16 @@ pub struct WrappedShare {
 const MAX_WRAPPED_SHARE: usize = 6 + 4 + 512 + 512 + 1024 + 512 + 5 * 256 + 512 + KEK_TAG_LEN;
 
 impl WrappedShare {
+    /// A sealed share from its stored parts (for stores, migrations and the model checker; it
+    /// opens only under the KEK it was sealed with, for its key id and n1).
+    pub fn from_parts(kek: KekId, nonce: [u8; KEK_NONCE_LEN], ciphertext: Vec<u8>) -> Self {
+        Self {
+            kek,
+            nonce,
+            ciphertext,
+        }
+    }
+
     fn aad(key_id: &KeyId, n1_hash: &N1Hash) -> Vec<u8> {
         let mut w = Writer::new(MessageType::ServerShare);
         w.fixed(key_id.as_bytes()).fixed(n1_hash);
@@ -384,6 +403,42 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// A new active record as registration stores it (SPEC §3.5): no failures, `otp0_hash`
+    /// as the current OTP hash, no pending request, `registration` (if any) as the stored
+    /// answer to the registration message.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_active(
+        key_id: KeyId,
+        purpose: KeyPurpose,
+        n1_hash: N1Hash,
+        created_at: u64,
+        expires_at: u64,
+        n: Vec<u8>,
+        otp0_hash: OtpHash,
+        share: WrappedShare,
+        registration: Option<StoredAnswer>,
+    ) -> Self {
+        Self {
+            key_id,
+            purpose,
+            n1_hash,
+            created_at,
+            expires_at,
+            state: KeyState::Active(ActiveKey {
+                n,
+                failures: 0,
+                locked_until: None,
+                otp_current: otp0_hash,
+                otp_previous: None,
+                pending: None,
+                charged: None,
+                last: None,
+                completed: registration,
+                share,
+            }),
+        }
+    }
+
     /// The key id.
     pub fn key_id(&self) -> &KeyId {
         &self.key_id

@@ -24,13 +24,10 @@ use crate::rsa::public_key::PublicKey;
 use crate::rsa::signing::{CompletionFailure, Fault, server_complete};
 use crate::server::kek::KeyEncryptionKey;
 use crate::server::otp::Otp;
-use crate::server::record::{
-    ActiveKey, AnswerSummary, DestroyReason, KeyRecord, KeyState, PendingRequest, StoredAnswer,
-    WrappedShare,
-};
+use crate::server::record::{AnswerSummary, DestroyReason, KeyRecord, StoredAnswer, WrappedShare};
 use crate::server::session::{
-    Admission, Evaluation, MessageFacts, ServerPolicy, Settlement, admit,
-    is_stored_registration, record_answer, settle,
+    Admission, Evaluation, MessageFacts, ServerPolicy, Settlement, admit, is_stored_registration,
+    live, record_answer, settle, start_request,
 };
 use crate::server::store::{CHALLENGE_LEN, KeyStore, N1Hash, NewRecord};
 use crate::server::transport::{ResponseKey, ServerTransportKey, TransportPublicKey};
@@ -150,7 +147,11 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
     /// (15 minutes by default), authenticated with HMAC-SHA256 under a key derived from the
     /// transport key. Nothing is stored: the key store makes it single use when a key is
     /// registered with it.
-    pub fn issue_challenge<R: CryptoRng + ?Sized>(&self, rng: &mut R, now: u64) -> RegistrationChallenge {
+    pub fn issue_challenge<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        now: u64,
+    ) -> RegistrationChallenge {
         let mut challenge = [0u8; CHALLENGE_LEN];
         rng.fill_bytes(&mut challenge);
         let expires_at = now.saturating_add(self.policy.challenge_lifetime_secs());
@@ -193,7 +194,10 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
         let payload = RegistrationPayload::from_bytes(plaintext.as_bytes())?;
         drop(plaintext);
         if payload.n1_be_bytes() != request.n1 {
-            return Err(Error::Decode(DecodeError::new("n1", DecodeErrorKind::Invalid)));
+            return Err(Error::Decode(DecodeError::new(
+                "n1",
+                DecodeErrorKind::Invalid,
+            )));
         }
         let message_hash: [u8; 32] = Sha256::digest(request.to_bytes()).into();
         let n1_hash: N1Hash = Sha256::digest(&request.n1).into();
@@ -248,29 +252,17 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
                 &result.to_bytes(),
             );
             let wrapped = WrappedShare::seal(&self.kek, rng, &key_id, &n1_hash, &share)?;
-            let record = KeyRecord {
+            let record = KeyRecord::new_active(
                 key_id,
-                purpose: request.purpose,
+                request.purpose,
                 n1_hash,
-                created_at: now,
-                expires_at: now.saturating_add(self.policy.key_lifetime_secs()),
-                state: KeyState::Active(ActiveKey {
-                    n: n.clone(),
-                    failures: 0,
-                    locked_until: None,
-                    otp_current: otp.hash(),
-                    otp_previous: None,
-                    pending: None,
-                    charged: None,
-                    last: None,
-                    completed: Some(StoredAnswer {
-                        message_hash,
-                        summary: AnswerSummary::Registered,
-                        response: response.clone(),
-                    }),
-                    share: wrapped,
-                }),
-            };
+                now,
+                now.saturating_add(self.policy.key_lifetime_secs()),
+                n.clone(),
+                otp.hash(),
+                wrapped,
+                Some(StoredAnswer::registration(message_hash, response.clone())),
+            );
             let blob = record.to_bytes();
             match self.store.insert(&NewRecord {
                 key_id: &key_id,
@@ -323,19 +315,8 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
         digest: &[u8],
         now: u64,
     ) -> Result<SigningRequest> {
-        let lockout = self.policy.lockout();
         for _ in 0..self.policy.cas_retries() {
-            let (mut record, version) = self.load(key_id)?;
-            let active = live(&record, now)?;
-            if record.purpose != purpose {
-                return Err(Error::InvalidRequest("the key has another purpose"));
-            }
-            if let Some(until) = active.locked_until.filter(|&u| now < u) {
-                return Err(Error::KeyLocked { until: Some(until) });
-            }
-            if active.failures >= lockout.destroy_at() {
-                return Err(Error::KeyLocked { until: None });
-            }
+            let (record, version) = self.load(key_id)?;
             let request = SigningRequest::new(
                 rng,
                 *key_id,
@@ -344,10 +325,8 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
                 digest,
                 now.saturating_add(self.policy.request_lifetime_secs()),
             )?;
-            if let Some(a) = record.active_mut() {
-                a.pending = Some(PendingRequest::new(request.clone()));
-            }
-            match self.cas(&record, version) {
+            let next = start_request(&record, &request, self.policy.lockout(), now)?;
+            match self.cas(&next, version) {
                 Ok(()) => return Ok(request),
                 Err(e) if is_conflict(&e) => continue,
                 Err(e) => return Err(e.into()),
@@ -401,8 +380,11 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
         fault: Fault,
     ) -> Result<Completion> {
         // a.
-        let aad =
-            SealedPartialSignature::aad(&message.key_id, &message.request_id, &message.request_hash);
+        let aad = SealedPartialSignature::aad(
+            &message.key_id,
+            &message.request_id,
+            &message.request_hash,
+        );
         let (plaintext, response_key) = self.transport.open_for_response(&message.sealed, &aad)?;
         let (otp, y) = decode_partial(plaintext.as_bytes())?;
         let facts = MessageFacts {
@@ -510,7 +492,9 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
         let Some(pending) = active.pending.as_ref() else {
             return Err(Error::KeyDestroyed);
         };
-        let share = active.share.open(&self.kek, &record.key_id, &record.n1_hash)?;
+        let share = active
+            .share
+            .open(&self.kek, &record.key_id, &record.n1_hash)?;
         if y_bytes.len() != share.n1_size().bytes() {
             return Ok(Evaluation::Invalid);
         }
@@ -593,15 +577,6 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
             }
         }
         Err(Error::Store(StoreError::Conflict))
-    }
-}
-
-/// The active state of a record that is neither destroyed nor expired at `now`.
-fn live(record: &KeyRecord, now: u64) -> Result<&ActiveKey> {
-    match &record.state {
-        KeyState::Destroyed { reason, .. } => Err(reason.error()),
-        KeyState::Active(_) if record.is_expired(now) => Err(Error::KeyExpired),
-        KeyState::Active(a) => Ok(a),
     }
 }
 

@@ -45,10 +45,11 @@ use crate::error::{Error, Result};
 use crate::server::lockout::LockoutPolicy;
 use crate::server::otp::OtpHash;
 use crate::server::record::{
-    AnswerSummary, DestroyReason, KeyRecord, KeyState, MAX_TRIED, StoredAnswer,
+    ActiveKey, AnswerSummary, DestroyReason, KeyRecord, KeyState, MAX_TRIED, PendingRequest,
+    StoredAnswer,
 };
 use crate::wire::ids::RequestId;
-use crate::wire::messages::{Outcome, SealedResponse};
+use crate::wire::messages::{Outcome, SealedResponse, SigningRequest};
 
 /// Default key lifetime: 3 years (1096 days, covering one leap day) (SPEC §7).
 pub const DEFAULT_KEY_LIFETIME_SECS: u64 = 1096 * 24 * 3600;
@@ -332,10 +333,8 @@ pub fn settle(
                     a.failures = 0;
                     a.locked_until = None;
                     a.charged = None;
-                    a.otp_previous =
-                        Some(core::mem::replace(&mut a.otp_current, *next_otp_hash));
-                    if a
-                        .pending
+                    a.otp_previous = Some(core::mem::replace(&mut a.otp_current, *next_otp_hash));
+                    if a.pending
                         .as_ref()
                         .is_some_and(|p| p.request_id() == &m.request_id)
                     {
@@ -357,6 +356,55 @@ pub fn settle(
         next.destroy(reason, now);
     }
     Settlement::Persist(next, outcome)
+}
+
+/// The active state of a record that is neither destroyed nor expired at `now`.
+///
+/// # Errors
+/// [`Error::KeyDestroyed`] or [`Error::KeyExpired`].
+pub fn live(record: &KeyRecord, now: u64) -> Result<&ActiveKey> {
+    match &record.state {
+        KeyState::Destroyed { reason, .. } => Err(reason.error()),
+        KeyState::Active(_) if record.is_expired(now) => Err(Error::KeyExpired),
+        KeyState::Active(a) => Ok(a),
+    }
+}
+
+/// SPEC §4 step 1: `record` with `request` as its pending request, replacing any earlier one
+/// (one session per key at a time). Refused, with nothing to store, if the key is destroyed,
+/// expired, locked (or at the destroy threshold with an unresolved charge), if the request is
+/// for another key or purpose, or if it expires no later than `now`.
+///
+/// # Errors
+/// [`Error::KeyDestroyed`], [`Error::KeyExpired`], [`Error::KeyLocked`],
+/// [`Error::InvalidRequest`].
+pub fn start_request(
+    record: &KeyRecord,
+    request: &SigningRequest,
+    lockout: &LockoutPolicy,
+    now: u64,
+) -> Result<KeyRecord> {
+    let active = live(record, now)?;
+    if request.key_id() != &record.key_id {
+        return Err(Error::InvalidRequest("the request is for another key"));
+    }
+    if request.purpose() != record.purpose {
+        return Err(Error::InvalidRequest("the key has another purpose"));
+    }
+    if request.expires_at() <= now {
+        return Err(Error::InvalidRequest("the request has expired"));
+    }
+    if let Some(until) = active.locked_until.filter(|&u| now < u) {
+        return Err(Error::KeyLocked { until: Some(until) });
+    }
+    if active.failures >= lockout.destroy_at() {
+        return Err(Error::KeyLocked { until: None });
+    }
+    let mut next = record.clone();
+    if let Some(a) = next.active_mut() {
+        a.pending = Some(PendingRequest::new(request.clone()));
+    }
+    Ok(next)
 }
 
 /// Notes `message_hash` with its sealed answer in `record` (SPEC §4.5 h, "in every case"), as

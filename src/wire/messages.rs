@@ -166,7 +166,9 @@ impl RegistrationChallenge {
     }
 
     fn write_fields(&self, w: &mut Writer) {
-        w.fixed(&self.challenge).u64(self.expires_at).fixed(&self.tag);
+        w.fixed(&self.challenge)
+            .u64(self.expires_at)
+            .fixed(&self.tag);
     }
 
     fn read_fields(r: &mut Reader<'_>) -> Result<Self> {
@@ -232,7 +234,12 @@ impl RegistrationRequest {
         &self.n1
     }
 
-    fn write_public(w: &mut Writer, challenge: &RegistrationChallenge, purpose: KeyPurpose, n1: &[u8]) {
+    fn write_public(
+        w: &mut Writer,
+        challenge: &RegistrationChallenge,
+        purpose: KeyPurpose,
+        n1: &[u8],
+    ) {
         challenge.write_fields(w);
         w.u8(purpose.tag());
         write_half_modulus(w, n1);
@@ -240,7 +247,11 @@ impl RegistrationRequest {
 
     /// The associated data (SPEC §3 step 4, §6) that binds the sealed d1'' to this request's
     /// public fields: the encoding of everything before the sealed part.
-    pub(crate) fn aad(challenge: &RegistrationChallenge, purpose: KeyPurpose, n1: &[u8]) -> Vec<u8> {
+    pub(crate) fn aad(
+        challenge: &RegistrationChallenge,
+        purpose: KeyPurpose,
+        n1: &[u8],
+    ) -> Vec<u8> {
         let mut w = Writer::new(MessageType::RegistrationRequest);
         Self::write_public(&mut w, challenge, purpose, n1);
         w.finish_public()
@@ -351,11 +362,29 @@ pub struct SealedResponse {
 }
 
 /// The largest sealed answer: nonce, a Completed outcome with the largest signature, tag.
-const MAX_SEALED_RESPONSE: usize = RESPONSE_NONCE_LEN + HEADER_LEN + 1 + 4 + MAX_SIGNATURE_BYTES + OTP_LEN + TAG_LEN;
+const MAX_SEALED_RESPONSE: usize =
+    RESPONSE_NONCE_LEN + HEADER_LEN + 1 + 4 + MAX_SIGNATURE_BYTES + OTP_LEN + TAG_LEN;
 /// The smallest: nonce, header, tag.
 const MIN_SEALED_RESPONSE: usize = RESPONSE_NONCE_LEN + HEADER_LEN + TAG_LEN;
 
 impl SealedResponse {
+    /// A sealed answer from its parts (the sealed bytes as they are; an answer that was not
+    /// sealed under the device's response key does not open there). For stores, transports
+    /// and the model checker.
+    pub fn from_parts(
+        kind: ResponseKind,
+        key_id: KeyId,
+        request_id: RequestId,
+        sealed: Vec<u8>,
+    ) -> Self {
+        Self {
+            kind,
+            key_id,
+            request_id,
+            sealed,
+        }
+    }
+
     /// What it answers.
     pub fn kind(&self) -> ResponseKind {
         self.kind
@@ -374,7 +403,9 @@ impl SealedResponse {
     /// The associated data of the sealed part.
     pub(crate) fn aad(kind: ResponseKind, key_id: &KeyId, request_id: &RequestId) -> Vec<u8> {
         let mut w = Writer::new(MessageType::SealedResponse);
-        w.u8(kind.tag()).fixed(key_id.as_bytes()).fixed(request_id.as_bytes());
+        w.u8(kind.tag())
+            .fixed(key_id.as_bytes())
+            .fixed(request_id.as_bytes());
         w.finish_public()
     }
 
@@ -487,7 +518,11 @@ fn write_opt_u64(w: &mut Writer, v: Option<u64>) {
 }
 
 fn read_opt_u64(r: &mut Reader<'_>, field: &'static str) -> Result<Option<u64>> {
-    Ok(if r.bool(field)? { Some(r.u64(field)?) } else { None })
+    Ok(if r.bool(field)? {
+        Some(r.u64(field)?)
+    } else {
+        None
+    })
 }
 
 /// The plaintext of a sealed signing answer (SPEC §4.5): the outcome and, for a completed
@@ -573,7 +608,10 @@ impl SigningAnswer {
             Writer::with_capacity(MessageType::SigningAnswer, 1 + 4 + sig_len + OTP_LEN + 9);
         write_outcome(&mut w, &self.outcome);
         if let Outcome::Completed { .. } = self.outcome {
-            let otp = self.next_otp.as_ref().map_or(&[0u8; OTP_LEN], Otp::as_bytes);
+            let otp = self
+                .next_otp
+                .as_ref()
+                .map_or(&[0u8; OTP_LEN], Otp::as_bytes);
             w.fixed(otp);
         }
         w.finish()
@@ -636,6 +674,37 @@ impl SigningRequest {
             scheme,
             digest: digest.to_vec(),
             pss_salt,
+            expires_at,
+        })
+    }
+
+    /// A request from its parts, checked as the decoder checks them (digest and salt
+    /// lengths). Only [`Server::create_request`](crate::Server::create_request) makes a request
+    /// *pending*; a request built here counts for nothing until a server holds it (this is for
+    /// the model checker and for tests).
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] for a digest or salt of the wrong length.
+    pub fn from_parts(
+        key_id: KeyId,
+        request_id: RequestId,
+        purpose: KeyPurpose,
+        scheme: Scheme,
+        digest: &[u8],
+        pss_salt: &[u8],
+        expires_at: u64,
+    ) -> Result<Self> {
+        scheme.hash().check_digest(digest)?;
+        if pss_salt.len() != scheme.salt_len() {
+            return Err(Error::InvalidRequest("PSS salt of the wrong length"));
+        }
+        Ok(Self {
+            key_id,
+            request_id,
+            purpose,
+            scheme,
+            digest: digest.to_vec(),
+            pss_salt: pss_salt.to_vec(),
             expires_at,
         })
     }

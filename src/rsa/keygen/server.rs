@@ -510,10 +510,10 @@ impl ServerShare {
         let bad = |field, kind| Error::Decode(DecodeError::new(field, kind));
         let mut r = Reader::new(bytes, crate::wire::encoding::MessageType::ServerShare)?;
         let f = ServerShareFields::read(&mut r)?;
-        let n1_size =
-            KeySize::from_bytes_any(f.n1.len()).ok_or(bad("share.n1", DecodeErrorKind::OutOfRange))?;
-        let n2_size =
-            KeySize::from_bytes_any(f.n2.len()).ok_or(bad("share.n2", DecodeErrorKind::OutOfRange))?;
+        let n1_size = KeySize::from_bytes_any(f.n1.len())
+            .ok_or(bad("share.n1", DecodeErrorKind::OutOfRange))?;
+        let n2_size = KeySize::from_bytes_any(f.n2.len())
+            .ok_or(bad("share.n2", DecodeErrorKind::OutOfRange))?;
         check_size_policy(n1_size, n2_size)
             .map_err(|_| bad("share.n2", DecodeErrorKind::OutOfRange))?;
         let kp = n2_size.bytes() >> 1;
@@ -553,5 +553,46 @@ impl ServerShare {
             n1_inv,
             n,
         })
+    }
+}
+
+impl ServerShare {
+    /// The share's canonical encoding (SPEC §9; the plaintext that is sealed under the KEK in
+    /// the server's key record), for backups and migration, in a wiping buffer. Secret.
+    pub fn to_bytes(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        self.to_sealable_bytes()
+    }
+
+    /// Imports a share from [`to_bytes`](Self::to_bytes) **with every consistency check**
+    /// of a share built outside this process (see `ServerShareFields::build`: sizes, `n =
+    /// n1·n2`, `p2·q2 = n2`, `|p2 - q2|`, `gcd(e, p2 - 1)`, `qinv`, `n1^-1`, `d1'' < n1`), and
+    /// the stored `dp`, `dq` equal to the recomputed ones. Expensive (modular inversions by
+    /// exponentiation): for import, not for loading the server's own records, which
+    /// authenticate under the KEK instead.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] naming the field that is wrong.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ServerShare> {
+        let bad = |field, kind| Error::Decode(DecodeError::new(field, kind));
+        let mut r = Reader::new(bytes, crate::wire::encoding::MessageType::ServerShare)?;
+        let fields = ServerShareFields::read(&mut r)?;
+        let kp = KeySize::from_bytes_any(fields.n2.len())
+            .ok_or(bad("share.n2", DecodeErrorKind::OutOfRange))?
+            .bytes()
+            >> 1;
+        let dp_b = r.take(kp, "share.dp")?;
+        let dq_b = r.take(kp, "share.dq")?;
+        r.finish()?;
+        let share = fields.build()?;
+        let limbs = share.dp.nlimbs();
+        let dp =
+            Uint::from_be_slice(dp_b, limbs).ok_or(bad("share.dp", DecodeErrorKind::Invalid))?;
+        let dq =
+            Uint::from_be_slice(dq_b, limbs).ok_or(bad("share.dq", DecodeErrorKind::Invalid))?;
+        // DECLASSIFY: record consistency (an honest export always matches).
+        if !bool::from(dp.ct_eq(&share.dp) & dq.ct_eq(&share.dq)) {
+            return Err(bad("share.dp", DecodeErrorKind::Invalid));
+        }
+        Ok(share)
     }
 }
