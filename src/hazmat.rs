@@ -129,3 +129,15 @@ pub mod signing {
         })
     }
 }
+
+/// The session rules as pure functions (SPEC §4.1, §4.3, §4.5, §4.6): the functional core that
+/// [`Server`](crate::Server) and [`DeviceRecord`](crate::DeviceRecord) call, exposed for the
+/// model checker (`tests/model.rs`) and the stateful fuzz target. Calling them does not make
+/// anything happen: the caller persists, seals and evaluates.
+pub mod session {
+    pub use crate::device::session::{AnswerEffect, answer_effect, may_sign};
+    pub use crate::server::session::{
+        Admission, Evaluation, MessageFacts, Settlement, admit, live, record_answer, settle,
+        start_request,
+    };
+}

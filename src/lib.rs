@@ -38,7 +38,6 @@ pub use device::pin::{KeyPurpose, MAX_PIN_LEN, Pin};
 pub use device::record::DeviceRecord;
 pub use device::registration::{DeviceRegistration, RegistrationAnswer};
 pub use device::seal::{Argon2Params, MAX_SHARE_LEN, MIN_SHARE_LEN, SALT_LEN, SealedShare};
-pub use device::session::{AnswerEffect, answer_effect, may_sign};
 pub use device::verification_code::{VerificationCode, verification_code};
 pub use error::{
     BackendError, DecodeError, DecodeErrorKind, Error, KekError, KeyError, PinError, Result,
