@@ -207,7 +207,7 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
             let (record, _) = self.load(&key_id)?;
             if let Some(stored) = is_stored_registration(&record, &message_hash) {
                 let public_key = match record.active() {
-                    Some(a) => PublicKey::from_modulus(&a.n)?,
+                    Some(a) => PublicKey::from_uint(&Uint::from_be_bytes(&a.n))?,
                     None => return Err(Error::AlreadyRegistered),
                 };
                 return Ok(Registered {
@@ -233,7 +233,7 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
         let share = ServerShare::generate(payload, self.n2_size, rng)?;
         let n2 = share.n2_be_bytes();
         let n = share.n_be_bytes();
-        let public_key = PublicKey::from_modulus(&n)?;
+        let public_key = PublicKey::from_uint(share.n().modulus())?;
         let otp = Otp::generate(rng);
         for _ in 0..4 {
             let key_id = KeyId::random(rng);
@@ -296,7 +296,7 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
     pub fn public_key(&self, key_id: &KeyId, now: u64) -> Result<PublicKey> {
         let (record, _) = self.load(key_id)?;
         let active = live(&record, now)?;
-        PublicKey::from_modulus(&active.n)
+        PublicKey::from_uint(&Uint::from_be_bytes(&active.n))
     }
 
     /// SPEC §4 step 1: creates a signing request for `key_id` and makes it the key's pending
