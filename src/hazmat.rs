@@ -141,3 +141,18 @@ pub mod session {
         start_request,
     };
 }
+
+/// Read access to a device record's secret and internal parts, for tests.
+pub mod device {
+    use crate::DeviceRecord;
+
+    /// The record's current one-time password.
+    pub fn otp(record: &DeviceRecord) -> [u8; crate::OTP_LEN] {
+        *record.otp().as_bytes()
+    }
+
+    /// The record's n1, big-endian.
+    pub fn n1(record: &DeviceRecord) -> &[u8] {
+        record.n1()
+    }
+}

@@ -1,5 +1,6 @@
-//! End-to-end protocol tests (SPEC §3, §4, §5, §7) on test-size keys: registration, signing,
-//! wrong PINs, lockout, clone detection, retransmission, tampering and fault injection.
+//! End-to-end protocol tests (SPEC §3, §4, §5, §7) on test-size keys, through the public API
+//! and the messages' byte encodings: registration, signing with every scheme, wrong PINs and
+//! the 3/6/9 lockout, independence of keys, tampering and fault injection, malformed y.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,60 +8,56 @@
     clippy::panic
 )]
 
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+#[path = "support/env.rs"]
+mod env;
+
+use env::{Env, NOW, PIN1, PIN2, pin};
 use split_rsa::{
-    Argon2Params, DeviceRecord, DeviceRegistration, Error, HashAlg, InMemoryKeyStore, KeyPurpose,
-    KeySize, Pin, Scheme, SealedPartialSignature, Server, ServerPolicy, ServerShare,
-    ServerTransportKey, SigningRequest, verify,
+    DecodeErrorKind, DeviceRegistration, Error, HashAlg, KeyPurpose, Outcome,
+    RegistrationChallenge, RegistrationRequest, Scheme, SealedPartialSignature, SealedResponse,
+    SigningRequest, verify,
 };
 
-const T0: u64 = 1_800_000_000;
+const SIGNING: KeyPurpose = KeyPurpose::Signing;
+const HOUR: u64 = 3600;
 
-fn rng(seed: u64) -> ChaCha20Rng {
-    ChaCha20Rng::seed_from_u64(seed)
-}
-
-fn server(rng: &mut ChaCha20Rng) -> Server<InMemoryKeyStore<ServerShare>> {
-    Server::new(
-        ServerTransportKey::generate(rng),
-        InMemoryKeyStore::new(),
-        ServerPolicy::default(),
-        KeySize::insecure_for_tests(768).unwrap(),
-    )
-}
-
-fn register(
-    rng: &mut ChaCha20Rng,
-    server: &Server<InMemoryKeyStore<ServerShare>>,
-    purpose: KeyPurpose,
-    pin: &Pin,
-) -> DeviceRecord {
-    let size = KeySize::insecure_for_tests(768).unwrap();
-    let (reg, request) =
-        DeviceRegistration::start(rng, purpose, size, &server.transport_public_key()).unwrap();
-    let request = split_rsa::RegistrationRequest::from_bytes(&request.to_bytes()).unwrap();
-    let response = server.register(rng, &request, T0).unwrap();
-    let response = split_rsa::RegistrationResponse::from_bytes(&response.to_bytes()).unwrap();
-    reg.finish(rng, response, pin, Argon2Params::insecure_fast_for_tests())
-        .unwrap()
-}
-
-fn pin2(d: &str) -> Pin {
-    Pin::new(d, KeyPurpose::Signing).unwrap()
+/// Every message crosses the "network" as bytes and is decoded strictly on the other side.
+fn over_the_wire<T>(bytes: Vec<u8>, decode: fn(&[u8]) -> split_rsa::Result<T>) -> T {
+    decode(&bytes).expect("strict decoding of a canonical encoding")
 }
 
 #[test]
 fn register_sign_verify_every_scheme() {
-    let mut rng = rng(1);
-    let server = server(&mut rng);
-    let pin = pin2("50731");
-    let mut device = register(&mut rng, &server, KeyPurpose::Signing, &pin);
-    assert_eq!(device.public_key().bits(), 1536);
-    assert_eq!(
-        &server.public_key(device.key_id()).unwrap(),
-        device.public_key()
+    let mut env = Env::with_size(1, 768);
+    // Registration, every message as bytes.
+    let challenge = over_the_wire(
+        env.server.issue_challenge(&mut env.rng, NOW).to_bytes(),
+        RegistrationChallenge::from_bytes,
     );
+    let (registration, request) = DeviceRegistration::start(
+        &mut env.rng,
+        &challenge,
+        SIGNING,
+        env.size,
+        &env.server.transport_public_key(),
+    )
+    .unwrap();
+    let request = over_the_wire(request.to_bytes(), RegistrationRequest::from_bytes);
+    let registered = env.server.register(&mut env.rng, &request, NOW).unwrap();
+    let response = over_the_wire(registered.response.to_bytes(), SealedResponse::from_bytes);
+    let answer = registration.open_response(&response).unwrap();
+    assert_eq!(answer.key_id(), &registered.key_id);
+    let mut device = registration
+        .finish(
+            &mut env.rng,
+            answer,
+            &pin(PIN2, SIGNING),
+            split_rsa::Argon2Params::insecure_fast_for_tests(),
+        )
+        .unwrap();
+    assert_eq!(device.public_key(), &registered.public_key);
+    assert_eq!(device.public_key().bits(), 1536);
+
     for (i, scheme) in [
         Scheme::Pkcs1v15(HashAlg::Sha256),
         Scheme::Pkcs1v15(HashAlg::Sha384),
@@ -72,343 +69,266 @@ fn register_sign_verify_every_scheme() {
     .into_iter()
     .enumerate()
     {
-        let digest = scheme.hash().digest(format!("message {i}").as_bytes());
-        let request = SigningRequest::new(&mut rng, *device.key_id(), scheme, &digest).unwrap();
-        let request = SigningRequest::from_bytes(&request.to_bytes()).unwrap();
-        let partial = device.sign(&mut rng, &request, &pin).unwrap();
-        let partial = SealedPartialSignature::from_bytes(&partial.to_bytes()).unwrap();
-        let response = server
-            .complete(&mut rng, &request, &partial, T0 + i as u64)
+        let digest = scheme.hash().digest(&[i as u8; 40]);
+        let request = env
+            .server
+            .create_request(&mut env.rng, device.key_id(), SIGNING, scheme, &digest, NOW)
             .unwrap();
-        let response = split_rsa::SigningResponse::from_bytes(&response.to_bytes()).unwrap();
-        let sig = device.accept(&request, &response).unwrap();
-        assert_eq!(sig.len(), 192);
-        verify(device.public_key(), scheme, &digest, &sig).unwrap();
-        // The record survives a round trip through its encoding.
-        device = DeviceRecord::from_bytes(&device.to_bytes()).unwrap();
+        let request = over_the_wire(request.to_bytes(), SigningRequest::from_bytes);
+        let message = device
+            .sign(&mut env.rng, &request, &pin(PIN2, SIGNING))
+            .unwrap();
+        let message = over_the_wire(message.to_bytes(), SealedPartialSignature::from_bytes);
+        let done = env.server.complete(&mut env.rng, &message, NOW).unwrap();
+        let Outcome::Completed { signature } = &done.outcome else {
+            panic!("{:?}", done.outcome)
+        };
+        let response = over_the_wire(done.response.to_bytes(), SealedResponse::from_bytes);
+        let accepted = device.accept(&response).unwrap();
+        assert_eq!(accepted, done.outcome);
+        assert_eq!(signature.len(), device.public_key().size());
+        verify(device.public_key(), scheme, &digest, signature).unwrap();
+        // The device record round-trips after every accepted signature.
+        assert_eq!(copy_bytes(&device), device.to_bytes().to_vec());
     }
 }
 
+fn copy_bytes(device: &split_rsa::DeviceRecord) -> Vec<u8> {
+    split_rsa::DeviceRecord::from_bytes(&device.to_bytes())
+        .unwrap()
+        .to_bytes()
+        .to_vec()
+}
+
+/// SPEC §7 defaults: locked 3 h at 3 wrong PINs, 24 h at 6, destroyed at 9; locked keys
+/// refuse without evaluating; the answers say how many attempts are left.
 #[test]
-fn wrong_pin_is_counted_and_locks_then_destroys() {
-    let mut rng = rng(2);
-    let server = server(&mut rng);
-    let pin = pin2("50731");
-    let device = register(&mut rng, &server, KeyPurpose::Signing, &pin);
-    let scheme = Scheme::Pss(HashAlg::Sha256);
-    let digest = HashAlg::Sha256.digest(b"x");
-    let mut now = T0;
-    let try_sign = |now: u64, pin: &Pin, rng: &mut ChaCha20Rng| {
-        let req = SigningRequest::new(rng, *device.key_id(), scheme, &digest).unwrap();
-        let partial = device.sign(rng, &req, pin).unwrap();
-        server.complete(rng, &req, &partial, now)
-    };
-    for round in 0..3u64 {
-        for k in 1..=3u32 {
-            let r = try_sign(now, &pin2("11235"), &mut rng);
-            let failures = (round as u32) * 3 + k;
-            match (failures, r) {
-                (9, Err(Error::KeyDestroyed)) => {}
-                (
-                    3 | 6,
-                    Err(Error::WrongPin {
-                        attempts_left,
-                        locked_until: Some(t),
-                    }),
-                ) => {
-                    assert_eq!(attempts_left, 9 - failures);
-                    let hours = if failures == 3 { 3 } else { 24 };
-                    assert_eq!(t, now + hours * 3600);
+fn wrong_pins_are_counted_lock_and_then_destroy() {
+    let mut env = Env::new(2);
+    let mut device = env.register(SIGNING, PIN2);
+    let mut expected_left = 9;
+    for round in 1..=9u32 {
+        let out = env.sign(&mut device, "11111", &round.to_be_bytes());
+        expected_left -= 1;
+        match (round, out) {
+            (9, Outcome::Destroyed) => {}
+            (
+                _,
+                Outcome::WrongPin {
+                    attempts_left,
+                    locked_until,
+                },
+            ) => {
+                assert_eq!(attempts_left, expected_left);
+                let lock = match round {
+                    3 => Some(env.now + 3 * HOUR),
+                    6 => Some(env.now + 24 * HOUR),
+                    _ => None,
+                };
+                assert_eq!(locked_until, lock);
+                if let Some(until) = lock {
+                    // While locked, nothing can start or be evaluated.
+                    let refused = env.server.create_request(
+                        &mut env.rng,
+                        device.key_id(),
+                        SIGNING,
+                        Scheme::Pss(HashAlg::Sha256),
+                        &HashAlg::Sha256.digest(b"x"),
+                        until - 1,
+                    );
+                    assert_eq!(
+                        refused.unwrap_err(),
+                        Error::KeyLocked { until: Some(until) }
+                    );
+                    env.now = until;
                 }
-                (
-                    _,
-                    Err(Error::WrongPin {
-                        attempts_left,
-                        locked_until: None,
-                    }),
-                ) => {
-                    assert_eq!(attempts_left, 9 - failures)
-                }
-                (f, other) => panic!("failure {f}: unexpected {other:?}"),
             }
-        }
-        if round < 2 {
-            // Locked: even the right PIN is refused without evaluation.
-            assert!(matches!(
-                try_sign(now + 1, &pin, &mut rng),
-                Err(Error::KeyLocked { .. })
-            ));
-            now += if round == 0 { 3 * 3600 } else { 24 * 3600 };
+            (r, other) => panic!("round {r}: {other:?}"),
         }
     }
+    assert_eq!(env.evaluations(), 9);
+    assert!(device.is_dead());
+    assert!(env.record(device.key_id()).destroyed().is_some());
+    assert_eq!(
+        env.server.public_key(device.key_id(), env.now).unwrap_err(),
+        Error::KeyDestroyed
+    );
+}
+
+/// Only a completed signature resets the count; PIN1 and PIN2 keys count separately.
+#[test]
+fn success_resets_the_count_and_keys_are_independent() {
+    let mut env = Env::new(3);
+    let mut auth = env.register(KeyPurpose::Authentication, PIN1);
+    let mut sign = env.register(SIGNING, PIN2);
+    for _ in 0..2 {
+        assert!(matches!(
+            env.sign(&mut sign, "11111", b"w"),
+            Outcome::WrongPin { .. }
+        ));
+    }
     assert!(matches!(
-        try_sign(now, &pin, &mut rng),
-        Err(Error::KeyDestroyed)
+        env.sign(&mut auth, "0000", b"w"),
+        Outcome::WrongPin { .. }
+    ));
+    assert_eq!(env.failures(sign.key_id()), 2);
+    assert_eq!(env.failures(auth.key_id()), 1);
+    assert!(matches!(
+        env.sign(&mut sign, PIN2, b"ok"),
+        Outcome::Completed { .. }
+    ));
+    assert_eq!(env.failures(sign.key_id()), 0);
+    assert_eq!(env.failures(auth.key_id()), 1);
+    // A PIN1 PIN cannot be used with the PIN2 key (the device refuses before computing).
+    let request = env.request(&sign, b"z");
+    assert!(matches!(
+        sign.sign(
+            &mut env.rng,
+            &request,
+            &pin(PIN1, KeyPurpose::Authentication)
+        ),
+        Err(Error::InvalidRequest(_))
     ));
 }
 
+/// SPEC §4.5 a, §6: a message that does not open (tampered sealed part, tampered clear
+/// fields, another request's hash) is refused with a plain error and changes nothing.
 #[test]
-fn success_resets_the_count_and_keys_are_independent() {
-    let mut rng = rng(3);
-    let server = server(&mut rng);
-    let pin1 = Pin::new("4071", KeyPurpose::Authentication).unwrap();
-    let pin_2 = pin2("50731");
-    let auth = register(&mut rng, &server, KeyPurpose::Authentication, &pin1);
-    let mut sign = register(&mut rng, &server, KeyPurpose::Signing, &pin_2);
-    let scheme = Scheme::Pkcs1v15(HashAlg::Sha256);
-    let digest = HashAlg::Sha256.digest(b"y");
-    // Two wrong PIN2 attempts, then a success resets the count.
-    for _ in 0..2 {
-        let req = SigningRequest::new(&mut rng, *sign.key_id(), scheme, &digest).unwrap();
-        let p = sign.sign(&mut rng, &req, &pin2("99127")).unwrap();
-        assert!(matches!(
-            server.complete(&mut rng, &req, &p, T0),
-            Err(Error::WrongPin { .. })
-        ));
-    }
-    let req = SigningRequest::new(&mut rng, *sign.key_id(), scheme, &digest).unwrap();
-    let p = sign.sign(&mut rng, &req, &pin_2).unwrap();
-    let resp = server.complete(&mut rng, &req, &p, T0).unwrap();
-    sign.accept(&req, &resp).unwrap();
-    let req = SigningRequest::new(&mut rng, *sign.key_id(), scheme, &digest).unwrap();
-    let p = sign.sign(&mut rng, &req, &pin2("99127")).unwrap();
-    match server.complete(&mut rng, &req, &p, T0) {
-        Err(Error::WrongPin {
-            attempts_left: 8,
-            locked_until: None,
-        }) => {}
-        other => panic!("{other:?}"),
-    }
-    // The authentication key is untouched.
-    let req = SigningRequest::new(&mut rng, *auth.key_id(), scheme, &digest).unwrap();
-    let p = auth.sign(&mut rng, &req, &pin1).unwrap();
-    server.complete(&mut rng, &req, &p, T0).unwrap();
-}
-
-#[test]
-fn clone_is_detected_and_the_key_destroyed() {
-    let mut rng = rng(4);
-    let server = server(&mut rng);
-    let pin = pin2("50731");
-    let mut original = register(&mut rng, &server, KeyPurpose::Signing, &pin);
-    let mut copy = DeviceRecord::from_bytes(&original.to_bytes()).unwrap();
-    let scheme = Scheme::Pss(HashAlg::Sha256);
-    let digest = HashAlg::Sha256.digest(b"z");
-    // The thief signs with the copy (knowing the PIN).
-    let req = SigningRequest::new(&mut rng, *copy.key_id(), scheme, &digest).unwrap();
-    let p = copy.sign(&mut rng, &req, &pin).unwrap();
-    let r = server.complete(&mut rng, &req, &p, T0).unwrap();
-    copy.accept(&req, &r).unwrap();
-    // The owner signs with the original: its OTP is stale.
-    let req = SigningRequest::new(&mut rng, *original.key_id(), scheme, &digest).unwrap();
-    let p = original.sign(&mut rng, &req, &pin).unwrap();
-    assert_eq!(
-        server.complete(&mut rng, &req, &p, T0).unwrap_err(),
-        Error::CloneDetected
-    );
-    // Destroyed for everyone.
-    let req = SigningRequest::new(&mut rng, *copy.key_id(), scheme, &digest).unwrap();
-    let p = copy.sign(&mut rng, &req, &pin).unwrap();
-    assert_eq!(
-        server.complete(&mut rng, &req, &p, T0).unwrap_err(),
-        Error::KeyDestroyed
-    );
-    assert!(original.accept(&req, &r).is_err());
-}
-
-#[test]
-fn lost_response_is_resent_without_clone_flag() {
-    let mut rng = rng(5);
-    let server = server(&mut rng);
-    let pin = pin2("50731");
-    let mut device = register(&mut rng, &server, KeyPurpose::Signing, &pin);
-    let scheme = Scheme::Pss(HashAlg::Sha512);
-    let digest = HashAlg::Sha512.digest(b"w");
-    let req = SigningRequest::new(&mut rng, *device.key_id(), scheme, &digest).unwrap();
-    let p = device.sign(&mut rng, &req, &pin).unwrap();
-    let first = server.complete(&mut rng, &req, &p, T0).unwrap();
-    // The answer is lost; the device sends the same partial signature again.
-    let again = server.complete(&mut rng, &req, &p, T0 + 5).unwrap();
-    assert_eq!(first, again);
-    device.accept(&req, &again).unwrap();
-    // And the key goes on working.
-    let req = SigningRequest::new(&mut rng, *device.key_id(), scheme, &digest).unwrap();
-    let p = device.sign(&mut rng, &req, &pin).unwrap();
-    let r = server.complete(&mut rng, &req, &p, T0 + 10).unwrap();
-    device.accept(&req, &r).unwrap();
-}
-
-#[test]
-fn tampering_and_mismatches_are_rejected() {
-    let mut rng = rng(6);
-    let server = server(&mut rng);
-    let pin = pin2("50731");
-    let device = register(&mut rng, &server, KeyPurpose::Signing, &pin);
-    let scheme = Scheme::Pkcs1v15(HashAlg::Sha256);
-    let digest = HashAlg::Sha256.digest(b"v");
-    let req = SigningRequest::new(&mut rng, *device.key_id(), scheme, &digest).unwrap();
-    let p = device.sign(&mut rng, &req, &pin).unwrap();
-    // A different request (other digest, same ids) does not open: the AAD binds the request.
-    let mut other = req.clone();
-    let other_digest = HashAlg::Sha256.digest(b"u");
-    other = SigningRequest::from_bytes(&{
-        let mut b = other.to_bytes();
-        let n = b.len();
-        b[n - 4 - 32..n - 4].copy_from_slice(&other_digest);
-        b
-    })
-    .unwrap();
-    assert_eq!(
-        server.complete(&mut rng, &other, &p, T0).unwrap_err(),
-        Error::Unseal
-    );
-    // Any flipped byte of the sealed part is refused.
-    let bytes = p.to_bytes();
-    for i in [bytes.len() - 1, bytes.len() - 20, 6 + 32 + 5] {
+fn tampered_messages_are_refused_and_change_nothing() {
+    let mut env = Env::new(4);
+    let mut device = env.register(SIGNING, PIN2);
+    let request = env.request(&device, b"v");
+    let message = device
+        .sign(&mut env.rng, &request, &pin(PIN2, SIGNING))
+        .unwrap();
+    let record = env.record(device.key_id());
+    let bytes = message.to_bytes();
+    // Flip bytes in the request id, the request hash, enc and the ciphertext.
+    for i in [
+        6 + 16 + 3,
+        6 + 32 + 7,
+        6 + 64 + 5,
+        bytes.len() - 1,
+        bytes.len() - 20,
+    ] {
         let mut t = bytes.clone();
         t[i] ^= 1;
         let t = SealedPartialSignature::from_bytes(&t).unwrap();
         assert_eq!(
-            server.complete(&mut rng, &req, &t, T0).unwrap_err(),
+            env.server.complete(&mut env.rng, &t, NOW).unwrap_err(),
             Error::Unseal
         );
     }
-    // Nothing was counted: the right PIN still works with the full budget.
-    let r = server.complete(&mut rng, &req, &p, T0).unwrap();
-    verify(device.public_key(), scheme, &digest, r.signature()).unwrap();
+    assert_eq!(env.record(device.key_id()), record);
+    assert_eq!(env.evaluations(), 0);
+    let done = env.server.complete(&mut env.rng, &message, NOW).unwrap();
+    assert!(matches!(
+        device.accept(&done.response).unwrap(),
+        Outcome::Completed { .. }
+    ));
 }
 
+/// SPEC §4.5 h, STYLE rule 6: a fault in the server's own s2 (before or after its check) is
+/// caught by the checks and nothing is released; the charge stands and a resend of the same
+/// message is evaluated again without a second charge.
 #[test]
 fn injected_faults_release_nothing() {
-    let mut rng = rng(7);
-    let server = server(&mut rng);
-    let pin = pin2("50731");
-    let device = register(&mut rng, &server, KeyPurpose::Signing, &pin);
-    let scheme = Scheme::Pss(HashAlg::Sha256);
-    let digest = HashAlg::Sha256.digest(b"t");
+    let mut env = Env::new(5);
+    let mut device = env.register(SIGNING, PIN2);
+    let request = env.request(&device, b"t");
+    let message = device
+        .sign(&mut env.rng, &request, &pin(PIN2, SIGNING))
+        .unwrap();
     for after in [false, true] {
-        let req = SigningRequest::new(&mut rng, *device.key_id(), scheme, &digest).unwrap();
-        let p = device.sign(&mut rng, &req, &pin).unwrap();
-        let r = server.complete_with_injected_fault(&mut rng, &req, &p, T0, after);
+        let r = env
+            .server
+            .complete_with_injected_fault(&mut env.rng, &message, NOW, after);
         assert_eq!(r.unwrap_err(), Error::Fault);
+        assert_eq!(env.failures(device.key_id()), 1, "charged once, not twice");
     }
-    let req = SigningRequest::new(&mut rng, *device.key_id(), scheme, &digest).unwrap();
-    let p = device.sign(&mut rng, &req, &pin).unwrap();
-    server.complete(&mut rng, &req, &p, T0).unwrap();
+    let done = env.server.complete(&mut env.rng, &message, NOW).unwrap();
+    let Outcome::Completed { signature } = device.accept(&done.response).unwrap() else {
+        panic!()
+    };
+    verify(
+        device.public_key(),
+        request.scheme(),
+        request.digest(),
+        &signature,
+    )
+    .unwrap();
+    assert_eq!(env.failures(device.key_id()), 0);
 }
 
-/// A partial signature with a chosen y, sealed exactly as a device would (SPEC §4.4, §6).
-fn forged_partial(
-    rng: &mut ChaCha20Rng,
-    server: &Server<InMemoryKeyStore<ServerShare>>,
+/// A y of the wrong length is refused by the decoder before anything is charged; a y that is
+/// out of range (>= n1) or tampered in range is exactly a wrong PIN: counted, no detail.
+#[test]
+fn malformed_or_tampered_y_is_a_counted_wrong_pin_without_detail() {
+    let mut env = Env::new(6);
+    let device = env.register(SIGNING, PIN2);
+    let request = env.request(&device, b"s");
+    let otp = split_rsa::hazmat::device::otp(&device);
+    let k1 = env.size.bytes();
+    // Wrong length: the message itself does not decode (its ciphertext length is no key
+    // size); nothing reaches the key.
+    let short = vec![1u8; k1 - 1];
+    let plaintext = split_rsa::__fuzz::encode_partial_signature(&otp, &short);
+    assert!(matches!(
+        seal(&mut env, &request, &plaintext),
+        Err(Error::Decode(e)) if e.kind == DecodeErrorKind::Invalid
+    ));
+    assert_eq!(env.failures(device.key_id()), 0);
+    // Out of range (n1, all ones) and tampered in range (0, n1 - 1): a wrong PIN, counted,
+    // with no detail about y.
+    let n1 = split_rsa::hazmat::device::n1(&device).to_vec();
+    let mut n1_minus_1 = n1.clone();
+    *n1_minus_1.last_mut().unwrap() -= 1;
+    let ones = vec![0xffu8; k1];
+    let zero = vec![0u8; k1];
+    for (i, y) in [n1, ones, zero, n1_minus_1].into_iter().enumerate() {
+        if i == 3 {
+            env.now += 3 * HOUR; // the third failure locked the key
+        }
+        let request = env.request(&device, &[i as u8]);
+        let plaintext = split_rsa::__fuzz::encode_partial_signature(&otp, &y);
+        let message = seal(&mut env, &request, &plaintext).unwrap();
+        let out = env
+            .server
+            .complete(&mut env.rng, &message, env.now)
+            .unwrap();
+        let Outcome::WrongPin {
+            attempts_left,
+            locked_until,
+        } = out.outcome
+        else {
+            panic!("y #{i}: {:?}", out.outcome)
+        };
+        assert_eq!(attempts_left, 8 - i as u32);
+        assert_eq!(locked_until.is_some(), i == 2);
+    }
+    assert_eq!(env.evaluations(), 4);
+}
+
+/// Seals a partial-signature plaintext for `request` as a device would (SPEC §4.4, §6).
+fn seal(
+    env: &mut Env,
     request: &SigningRequest,
-    y: &[u8],
-) -> Result<SealedPartialSignature, Error> {
-    use sha2::{Digest, Sha256};
-    let mut aad = b"SRSA\x01\x04".to_vec();
-    aad.extend_from_slice(request.key_id());
-    aad.extend_from_slice(request.request_id());
-    aad.extend_from_slice(&Sha256::digest(request.to_bytes()));
-    let mut plaintext = b"SRSA\x01\x06".to_vec();
-    plaintext.extend_from_slice(&[7u8; 32]); // some OTP: y is checked before the OTP
-    plaintext.extend_from_slice(&(y.len() as u16).to_be_bytes());
-    plaintext.extend_from_slice(y);
-    let sealed =
-        split_rsa::seal_to_server(rng, &server.transport_public_key(), &aad, &plaintext).unwrap();
-    let mut bytes = b"SRSA\x01\x04".to_vec();
-    bytes.extend_from_slice(request.key_id());
-    bytes.extend_from_slice(request.request_id());
+    plaintext: &[u8],
+) -> split_rsa::Result<SealedPartialSignature> {
+    let aad = split_rsa::__fuzz::partial_aad(request);
+    let sealed = split_rsa::seal_to_server(
+        &mut env.rng,
+        &env.server.transport_public_key(),
+        &aad,
+        plaintext,
+    )
+    .unwrap();
+    let mut bytes = b"SRSA\x02\x04".to_vec();
+    bytes.extend_from_slice(request.key_id().as_bytes());
+    bytes.extend_from_slice(request.request_id().as_bytes());
+    bytes.extend_from_slice(&request.hash());
     bytes.extend_from_slice(sealed.enc());
     bytes.extend_from_slice(&(sealed.ciphertext().len() as u32).to_be_bytes());
     bytes.extend_from_slice(sealed.ciphertext());
     SealedPartialSignature::from_bytes(&bytes)
-}
-
-#[test]
-fn out_of_range_or_tampered_y_is_refused_counted_and_leaks_nothing() {
-    let mut rng = rng(8);
-    let server = server(&mut rng);
-    let size = KeySize::insecure_for_tests(768).unwrap();
-    let pin = pin2("50731");
-    let (reg, request) = DeviceRegistration::start(
-        &mut rng,
-        KeyPurpose::Signing,
-        size,
-        &server.transport_public_key(),
-    )
-    .unwrap();
-    let n1 = request.n1().to_vec();
-    let response = server.register(&mut rng, &request, T0).unwrap();
-    let device = reg
-        .finish(
-            &mut rng,
-            response,
-            &pin,
-            Argon2Params::insecure_fast_for_tests(),
-        )
-        .unwrap();
-    let scheme = Scheme::Pkcs1v15(HashAlg::Sha256);
-    let digest = HashAlg::Sha256.digest(b"s");
-    let req = SigningRequest::new(&mut rng, *device.key_id(), scheme, &digest).unwrap();
-
-    // y = n1 and y = all-ones: out of range, refused with a decode error naming y, counted.
-    let mut all_ones = vec![0xffu8; n1.len()];
-    all_ones[0] = 0xff;
-    for y in [n1.clone(), all_ones] {
-        let p = forged_partial(&mut rng, &server, &req, &y).unwrap();
-        let e = server.complete(&mut rng, &req, &p, T0).unwrap_err();
-        assert_eq!(
-            e,
-            Error::Decode(split_rsa::DecodeError::new(
-                "y",
-                split_rsa::DecodeErrorKind::OutOfRange
-            ))
-        );
-    }
-    // A y whose length is no key size: refused before anything is counted.
-    assert!(matches!(
-        forged_partial(&mut rng, &server, &req, &n1[1..]),
-        Err(Error::Decode(_))
-    ));
-    // Tampered y values in range (0, 1, n1 - 1, random): exactly a wrong PIN, no detail.
-    let mut n1_minus_1 = n1.clone();
-    *n1_minus_1.last_mut().unwrap() -= 1;
-    let mut random = vec![0u8; n1.len()];
-    rand_core::Rng::fill_bytes(&mut rng, &mut random);
-    random[0] &= 0x7f;
-    let zero = vec![0u8; n1.len()];
-    let mut one = zero.clone();
-    *one.last_mut().unwrap() = 1;
-    // Two out-of-range ys were counted; the third failure locks the key for 3 hours.
-    let mut now = T0;
-    let mut attempts = 9 - 2;
-    for y in [zero, one, n1_minus_1, random.clone()] {
-        let p = forged_partial(&mut rng, &server, &req, &y).unwrap();
-        attempts -= 1;
-        match server.complete(&mut rng, &req, &p, now) {
-            Err(Error::WrongPin {
-                attempts_left,
-                locked_until,
-            }) => {
-                assert_eq!(attempts_left, attempts);
-                assert_eq!(locked_until.is_some(), attempts == 6 || attempts == 3);
-            }
-            other => panic!("{other:?}"),
-        }
-        if attempts == 6 {
-            let p = forged_partial(&mut rng, &server, &req, &random).unwrap();
-            assert!(matches!(
-                server.complete(&mut rng, &req, &p, now),
-                Err(Error::KeyLocked { .. })
-            ));
-            now += 3 * 3600;
-        }
-    }
-    let later = now;
-    // Locked now (6 failures): the next one is refused without evaluation.
-    let p = forged_partial(&mut rng, &server, &req, &random).unwrap();
-    assert!(matches!(
-        server.complete(&mut rng, &req, &p, later),
-        Err(Error::KeyLocked { .. })
-    ));
 }

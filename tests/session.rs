@@ -17,11 +17,11 @@ mod env;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use env::{Env, Fault, NOW, PIN2, copy, pin, size};
 use split_rsa::{
     DeviceRegistration, Error, HashAlg, KeyPurpose, LockStep, LockoutPolicy, Outcome, Scheme,
     SealedPartialSignature, SealedResponse, ServerPolicy, ServerTransportKey, verify,
 };
-use env::{Env, Fault, NOW, PIN2, copy, pin, size};
 
 const SIGNING: KeyPurpose = KeyPurpose::Signing;
 const WRONG: &str = "11111";
@@ -77,7 +77,9 @@ fn replaying_the_last_exchange_changes_nothing() {
                 continue;
             };
             let guess = format!("{:05}", 10_000 + round * 2 + g);
-            let msg = thief.sign(&mut env.rng, &request, &pin(&guess, SIGNING)).unwrap();
+            let msg = thief
+                .sign(&mut env.rng, &request, &pin(&guess, SIGNING))
+                .unwrap();
             let before = env.evaluations();
             let out = env
                 .server
@@ -97,7 +99,11 @@ fn replaying_the_last_exchange_changes_nothing() {
             replay.resent || replay.outcome == Outcome::Destroyed,
             "a replay is answered from storage (or refused once destroyed)"
         );
-        assert_eq!(env.failures(owner.key_id()), failures, "the replay reset the count");
+        assert_eq!(
+            env.failures(owner.key_id()),
+            failures,
+            "the replay reset the count"
+        );
     }
     assert!(destroyed, "9 wrong PINs destroy the key");
     assert_eq!(evaluated_guesses, 9, "exactly 9 guesses were evaluated");
@@ -111,7 +117,9 @@ fn replaying_a_wrong_pin_exchange_is_not_charged_again() {
     let mut env = Env::new(2);
     let mut device = env.register(SIGNING, PIN2);
     let request = env.request(&device, b"x");
-    let msg = device.sign(&mut env.rng, &request, &pin(WRONG, SIGNING)).unwrap();
+    let msg = device
+        .sign(&mut env.rng, &request, &pin(WRONG, SIGNING))
+        .unwrap();
     let first = env.server.complete(&mut env.rng, &msg, NOW).unwrap();
     assert!(wrong_pin_outcome(&first.outcome));
     let record = env.record(device.key_id());
@@ -147,7 +155,10 @@ fn replayed_registration_is_refused() {
     assert_eq!(env.store.len(), 1);
 
     // The answer is lost; the device resends; the server answers from storage.
-    let again = env.server.register(&mut env.rng, &request, NOW + 10).unwrap();
+    let again = env
+        .server
+        .register(&mut env.rng, &request, NOW + 10)
+        .unwrap();
     assert_eq!(again.key_id, first.key_id);
     assert_eq!(again.response, first.response);
     assert_eq!(env.store.len(), 1, "no second key");
@@ -168,7 +179,9 @@ fn replayed_registration_is_refused() {
         Outcome::Completed { .. }
     ));
     assert_eq!(
-        env.server.register(&mut env.rng, &request, NOW + 20).unwrap_err(),
+        env.server
+            .register(&mut env.rng, &request, NOW + 20)
+            .unwrap_err(),
         Error::AlreadyRegistered
     );
     // Destroy the key with 9 wrong PINs; a replay still creates nothing (n1 is taken forever).
@@ -178,7 +191,9 @@ fn replayed_registration_is_refused() {
     }
     assert!(env.record(device.key_id()).destroyed().is_some());
     assert_eq!(
-        env.server.register(&mut env.rng, &request, env.now).unwrap_err(),
+        env.server
+            .register(&mut env.rng, &request, env.now)
+            .unwrap_err(),
         Error::AlreadyRegistered
     );
     assert_eq!(env.store.len(), 1);
@@ -199,7 +214,9 @@ fn registration_challenges_are_authenticated_fresh_and_single_use() {
     let foreign = other.server.issue_challenge(&mut other.rng, NOW);
     let request = start(&mut env, &foreign);
     assert_eq!(
-        env.server.register(&mut env.rng, &request, NOW).unwrap_err(),
+        env.server
+            .register(&mut env.rng, &request, NOW)
+            .unwrap_err(),
         Error::InvalidChallenge("not issued by this server")
     );
     // A tampered expiry (the tag no longer matches).
@@ -299,7 +316,10 @@ fn a_crash_after_the_charge_is_not_charged_twice() {
         Err(Error::Store(_))
     ));
     assert_eq!(env.failures(device.key_id()), 1, "the charge was persisted");
-    let answer = env.server.complete(&mut env.rng, &device.resend().unwrap(), NOW).unwrap();
+    let answer = env
+        .server
+        .complete(&mut env.rng, &device.resend().unwrap(), NOW)
+        .unwrap();
     assert!(matches!(answer.outcome, Outcome::Completed { .. }));
     assert!(matches!(
         device.accept(&answer.response).unwrap(),
@@ -364,7 +384,9 @@ fn two_requests_outstanding_do_not_destroy_the_key() {
     let mut device = env.register(SIGNING, PIN2);
     let first = env.request(&device, b"first");
     let second = env.request(&device, b"second");
-    let msg = device.sign(&mut env.rng, &first, &pin(PIN2, SIGNING)).unwrap();
+    let msg = device
+        .sign(&mut env.rng, &first, &pin(PIN2, SIGNING))
+        .unwrap();
     assert_eq!(
         device
             .sign(&mut env.rng, &second, &pin(PIN2, SIGNING))
@@ -374,7 +396,9 @@ fn two_requests_outstanding_do_not_destroy_the_key() {
     let out = env.server.complete(&mut env.rng, &msg, NOW).unwrap();
     assert_eq!(out.outcome, Outcome::NotPending);
     assert_eq!(device.accept(&out.response).unwrap(), Outcome::NotPending);
-    let msg = device.sign(&mut env.rng, &second, &pin(PIN2, SIGNING)).unwrap();
+    let msg = device
+        .sign(&mut env.rng, &second, &pin(PIN2, SIGNING))
+        .unwrap();
     let out = env.server.complete(&mut env.rng, &msg, NOW).unwrap();
     assert!(matches!(
         device.accept(&out.response).unwrap(),
@@ -391,7 +415,9 @@ fn corrupted_or_forged_answer_is_ignored_and_a_resend_recovers() {
     let mut env = Env::new(10);
     let mut device = env.register(SIGNING, PIN2);
     let request = env.request(&device, b"x");
-    let msg = device.sign(&mut env.rng, &request, &pin(PIN2, SIGNING)).unwrap();
+    let msg = device
+        .sign(&mut env.rng, &request, &pin(PIN2, SIGNING))
+        .unwrap();
     let real = env.server.complete(&mut env.rng, &msg, NOW).unwrap();
     let before = device.to_bytes();
 
@@ -411,7 +437,10 @@ fn corrupted_or_forged_answer_is_ignored_and_a_resend_recovers() {
     let other_msg = other_device
         .sign(&mut other.rng, &other_request, &pin(PIN2, SIGNING))
         .unwrap();
-    let other_answer = other.server.complete(&mut other.rng, &other_msg, NOW).unwrap();
+    let other_answer = other
+        .server
+        .complete(&mut other.rng, &other_msg, NOW)
+        .unwrap();
     let forged = SealedResponse::from_parts(
         real.response.kind(),
         *real.response.key_id(),
@@ -422,7 +451,10 @@ fn corrupted_or_forged_answer_is_ignored_and_a_resend_recovers() {
     assert_eq!(device.to_bytes(), before, "nothing changed");
 
     // The resend gets the real answer.
-    let again = env.server.complete(&mut env.rng, &device.resend().unwrap(), NOW).unwrap();
+    let again = env
+        .server
+        .complete(&mut env.rng, &device.resend().unwrap(), NOW)
+        .unwrap();
     assert!(matches!(
         device.accept(&again.response).unwrap(),
         Outcome::Completed { .. }
@@ -452,7 +484,9 @@ fn forged_messages_cannot_burn_attempts() {
     }
     assert_eq!(env.failures(device.key_id()), 0);
     assert_eq!(env.evaluations(), 0);
-    let msg = device.sign(&mut env.rng, &request, &pin(PIN2, SIGNING)).unwrap();
+    let msg = device
+        .sign(&mut env.rng, &request, &pin(PIN2, SIGNING))
+        .unwrap();
     let out = env.server.complete(&mut env.rng, &msg, NOW).unwrap();
     assert!(matches!(
         device.accept(&out.response).unwrap(),
@@ -462,16 +496,24 @@ fn forged_messages_cannot_burn_attempts() {
 
 /// A well-formed message for `request` made without the device record: a guessed OTP and a
 /// random y, sealed to the server's public transport key with the right associated data.
-fn forge(env: &mut Env, request: &split_rsa::SigningRequest, otp: [u8; 32]) -> SealedPartialSignature {
+fn forge(
+    env: &mut Env,
+    request: &split_rsa::SigningRequest,
+    otp: [u8; 32],
+) -> SealedPartialSignature {
     use rand_core::Rng;
     let mut y = vec![0u8; size().bytes()];
     env.rng.fill_bytes(&mut y);
     y[0] &= 0x3f;
     let plaintext = split_rsa::__fuzz::encode_partial_signature(&otp, &y);
     let aad = split_rsa::__fuzz::partial_aad(request);
-    let sealed =
-        split_rsa::seal_to_server(&mut env.rng, &env.server.transport_public_key(), &aad, &plaintext)
-            .unwrap();
+    let sealed = split_rsa::seal_to_server(
+        &mut env.rng,
+        &env.server.transport_public_key(),
+        &aad,
+        &plaintext,
+    )
+    .unwrap();
     let mut bytes = b"SRSA\x02\x04".to_vec();
     bytes.extend_from_slice(request.key_id().as_bytes());
     bytes.extend_from_slice(request.request_id().as_bytes());
@@ -500,7 +542,11 @@ fn sixteen_threads_never_exceed_the_policy() {
     for i in 0..32u32 {
         let mut thief = copy(&owner);
         let guess = format!("{:05}", 30_000 + i);
-        messages.push(thief.sign(&mut env.rng, &request, &pin(&guess, SIGNING)).unwrap());
+        messages.push(
+            thief
+                .sign(&mut env.rng, &request, &pin(&guess, SIGNING))
+                .unwrap(),
+        );
     }
     let server = Arc::new(env.server);
     let destroyed = Arc::new(AtomicUsize::new(0));
@@ -529,8 +575,14 @@ fn sixteen_threads_never_exceed_the_policy() {
         h.join().unwrap();
     }
     let evaluations = env.evaluations.load(Ordering::SeqCst);
-    assert!(evaluations <= 9, "{evaluations} guesses evaluated, policy allows 9");
-    assert_eq!(evaluations, 9, "the thieves had more than 9 distinct guesses");
+    assert!(
+        evaluations <= 9,
+        "{evaluations} guesses evaluated, policy allows 9"
+    );
+    assert_eq!(
+        evaluations, 9,
+        "the thieves had more than 9 distinct guesses"
+    );
     let (record, _) = server.load(owner.key_id()).unwrap();
     assert!(record.destroyed().is_some());
 }
@@ -546,9 +598,15 @@ fn a_clone_with_the_previous_otp_destroys_and_an_older_copy_is_stale() {
     let mut env = Env::new(14);
     let mut owner = env.register(SIGNING, PIN2);
     let two_old = copy(&owner);
-    assert!(matches!(env.sign(&mut owner, PIN2, b"a"), Outcome::Completed { .. }));
+    assert!(matches!(
+        env.sign(&mut owner, PIN2, b"a"),
+        Outcome::Completed { .. }
+    ));
     let one_old = copy(&owner);
-    assert!(matches!(env.sign(&mut owner, PIN2, b"b"), Outcome::Completed { .. }));
+    assert!(matches!(
+        env.sign(&mut owner, PIN2, b"b"),
+        Outcome::Completed { .. }
+    ));
 
     let mut stale = two_old;
     let out = env.sign(&mut stale, PIN2, b"stale");
@@ -580,7 +638,10 @@ fn a_clone_with_the_previous_otp_destroys_and_an_older_copy_is_stale() {
 fn the_server_keeps_the_purpose_and_refuses_a_mismatch() {
     let mut env = Env::new(15);
     let device = env.register(KeyPurpose::Authentication, env::PIN1);
-    assert_eq!(env.record(device.key_id()).purpose(), KeyPurpose::Authentication);
+    assert_eq!(
+        env.record(device.key_id()).purpose(),
+        KeyPurpose::Authentication
+    );
     let refused = env.server.create_request(
         &mut env.rng,
         device.key_id(),
@@ -590,7 +651,13 @@ fn the_server_keeps_the_purpose_and_refuses_a_mismatch() {
         NOW,
     );
     assert!(matches!(refused, Err(Error::InvalidRequest(_))));
-    assert!(env.record(device.key_id()).active().unwrap().pending().is_none());
+    assert!(
+        env.record(device.key_id())
+            .active()
+            .unwrap()
+            .pending()
+            .is_none()
+    );
 }
 
 /// Review item 7: a production-size device key on a test-size server (or the reverse) is
@@ -656,13 +723,22 @@ fn refused_messages_do_not_open_the_share() {
     let mut env = Env::with_policy(18, policy);
     let mut device = env.register(SIGNING, PIN2);
     let request = env.request(&device, b"x");
-    let msg = device.sign(&mut env.rng, &request, &pin(WRONG, SIGNING)).unwrap();
+    let msg = device
+        .sign(&mut env.rng, &request, &pin(WRONG, SIGNING))
+        .unwrap();
     env.server.complete(&mut env.rng, &msg, NOW).unwrap();
     assert_eq!(env.evaluations(), 1);
     // Locked now for an hour: new messages are refused without opening the share.
     let mut thief = copy(&device);
-    let _ = thief.accept(&env.server.complete(&mut env.rng, &msg, NOW).unwrap().response);
-    let msg2 = thief.sign(&mut env.rng, &request, &pin("22222", SIGNING)).unwrap();
+    let _ = thief.accept(
+        &env.server
+            .complete(&mut env.rng, &msg, NOW)
+            .unwrap()
+            .response,
+    );
+    let msg2 = thief
+        .sign(&mut env.rng, &request, &pin("22222", SIGNING))
+        .unwrap();
     let out = env.server.complete(&mut env.rng, &msg2, NOW + 10).unwrap();
     assert!(matches!(out.outcome, Outcome::Locked { until: Some(_) }));
     assert_eq!(env.evaluations(), 1);
@@ -677,20 +753,45 @@ fn a_pin_change_is_installed_only_when_the_server_confirms_the_pin() {
     // With a wrong current PIN: the new seal is discarded.
     let request = env.request(&device, b"x");
     let msg = device
-        .sign_and_change_pin(&mut env.rng, &request, &pin(WRONG, SIGNING), &pin("24680", SIGNING), params)
+        .sign_and_change_pin(
+            &mut env.rng,
+            &request,
+            &pin(WRONG, SIGNING),
+            &pin("24680", SIGNING),
+            params,
+        )
         .unwrap();
     let out = env.server.complete(&mut env.rng, &msg, NOW).unwrap();
     assert!(wrong_pin_outcome(&device.accept(&out.response).unwrap()));
-    assert!(matches!(env.sign(&mut device, PIN2, b"old pin"), Outcome::Completed { .. }));
+    assert!(matches!(
+        env.sign(&mut device, PIN2, b"old pin"),
+        Outcome::Completed { .. }
+    ));
     // With the right one: installed.
     let request = env.request(&device, b"y");
     let msg = device
-        .sign_and_change_pin(&mut env.rng, &request, &pin(PIN2, SIGNING), &pin("24680", SIGNING), params)
+        .sign_and_change_pin(
+            &mut env.rng,
+            &request,
+            &pin(PIN2, SIGNING),
+            &pin("24680", SIGNING),
+            params,
+        )
         .unwrap();
     let out = env.server.complete(&mut env.rng, &msg, NOW).unwrap();
-    assert!(matches!(device.accept(&out.response).unwrap(), Outcome::Completed { .. }));
-    assert!(matches!(env.sign(&mut device, "24680", b"new pin"), Outcome::Completed { .. }));
-    assert!(wrong_pin_outcome(&env.sign(&mut device, PIN2, b"old pin again")));
+    assert!(matches!(
+        device.accept(&out.response).unwrap(),
+        Outcome::Completed { .. }
+    ));
+    assert!(matches!(
+        env.sign(&mut device, "24680", b"new pin"),
+        Outcome::Completed { .. }
+    ));
+    assert!(wrong_pin_outcome(&env.sign(
+        &mut device,
+        PIN2,
+        b"old pin again"
+    )));
 }
 
 #[test]

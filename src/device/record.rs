@@ -134,6 +134,16 @@ impl DeviceRecord {
         &self.public_key
     }
 
+    /// The current one-time password (for `hazmat::device`).
+    pub(crate) fn otp(&self) -> &Otp {
+        &self.otp
+    }
+
+    /// n1, big-endian (for `hazmat::device`).
+    pub(crate) fn n1(&self) -> &[u8] {
+        &self.n1
+    }
+
     /// The request of the pending exchange, if one is unresolved.
     pub fn pending_request(&self) -> Option<&SigningRequest> {
         self.pending.as_ref().map(|p| &p.request)

@@ -148,6 +148,8 @@ pub struct Env {
     pub rng: ChaCha20Rng,
     /// The clock the helpers pass to the server (starts at [`NOW`]).
     pub now: u64,
+    /// The half size of the keys (n1 and n2).
+    pub size: KeySize,
 }
 
 impl Env {
@@ -156,6 +158,19 @@ impl Env {
     }
 
     pub fn with_policy(seed: u64, policy: ServerPolicy) -> Self {
+        Self::build(seed, policy, size())
+    }
+
+    /// A server whose keys have halves of `bits` (512, 768 or 1024: test sizes).
+    pub fn with_size(seed: u64, bits: usize) -> Self {
+        Self::build(
+            seed,
+            ServerPolicy::default(),
+            KeySize::insecure_for_tests(bits).expect("test size"),
+        )
+    }
+
+    fn build(seed: u64, policy: ServerPolicy, size: KeySize) -> Self {
         let mut rng = rng(seed);
         let store = Arc::new(FaultyStore::default());
         let evaluations = Arc::new(AtomicUsize::new(0));
@@ -168,7 +183,7 @@ impl Env {
             store.clone(),
             kek,
             policy,
-            size(),
+            size,
         );
         Self {
             server,
@@ -176,6 +191,7 @@ impl Env {
             evaluations,
             rng,
             now: NOW,
+            size,
         }
     }
 
@@ -186,7 +202,7 @@ impl Env {
             &mut self.rng,
             &challenge,
             purpose,
-            size(),
+            self.size,
             &self.server.transport_public_key(),
         )
         .expect("start");
