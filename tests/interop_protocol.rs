@@ -23,14 +23,14 @@ use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
 use sha2_010::{Sha256, Sha384, Sha512};
 use split_rsa::{
-    Argon2Params, DeviceRecord, DeviceRegistration, HashAlg, InMemoryKeyStore, KeyPurpose, KeySize,
-    Pin, Scheme, Server, ServerPolicy, ServerShare, ServerTransportKey, SigningRequest, verify,
+    Argon2Params, DeviceRecord, DeviceRegistration, HashAlg, InMemoryKeyStore, KekId, KeyPurpose,
+    KeySize, LocalKek, Outcome, Pin, Scheme, Server, ServerPolicy, ServerTransportKey, verify,
 };
 
 const NOW: u64 = 1_800_000_000;
 
 struct Setup {
-    server: Server<InMemoryKeyStore<ServerShare>>,
+    server: Server<InMemoryKeyStore, LocalKek>,
     device: Mutex<DeviceRecord>,
     pin: Pin,
     rng: Mutex<ChaCha20Rng>,
@@ -43,22 +43,26 @@ fn setup() -> &'static Setup {
         let server = Server::new(
             ServerTransportKey::generate(&mut rng),
             InMemoryKeyStore::new(),
+            LocalKek::generate(KekId(1), &mut rng),
             ServerPolicy::default(),
             KeySize::BITS_3072,
         );
         let pin = Pin::new("20481", KeyPurpose::Signing).unwrap();
+        let challenge = server.issue_challenge(&mut rng, NOW);
         let (reg, request) = DeviceRegistration::start(
             &mut rng,
+            &challenge,
             KeyPurpose::Signing,
             KeySize::BITS_3072,
             &server.transport_public_key(),
         )
         .unwrap();
-        let response = server.register(&mut rng, &request, NOW).unwrap();
+        let registered = server.register(&mut rng, &request, NOW).unwrap();
+        let answer = reg.open_response(&registered.response).unwrap();
         let device = reg
             .finish(
                 &mut rng,
-                response,
+                answer,
                 &pin,
                 Argon2Params::insecure_fast_for_tests(),
             )
@@ -81,13 +85,22 @@ fn two_party_sign(scheme: Scheme) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let mut message = vec![0u8; 1 + (rng.next_u32() % 200) as usize];
     rng.fill_bytes(&mut message);
     let digest = scheme.hash().digest(&message);
-    let request = SigningRequest::new(&mut *rng, *device.key_id(), scheme, &digest).unwrap();
-    let partial = device.sign(&mut *rng, &request, &s.pin).unwrap();
-    let response = s
+    let request = s
         .server
-        .complete(&mut *rng, &request, &partial, NOW)
+        .create_request(
+            &mut *rng,
+            device.key_id(),
+            KeyPurpose::Signing,
+            scheme,
+            &digest,
+            NOW,
+        )
         .unwrap();
-    let signature = device.accept(&request, &response).unwrap();
+    let partial = device.sign(&mut *rng, &request, &s.pin).unwrap();
+    let done = s.server.complete(&mut *rng, &partial, NOW).unwrap();
+    let Outcome::Completed { signature } = device.accept(&done.response).unwrap() else {
+        panic!("the right PIN completes")
+    };
     (message, digest, signature)
 }
 

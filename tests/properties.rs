@@ -10,11 +10,13 @@
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
+use split_rsa::KeyStore as _;
 use split_rsa::hazmat::arith::{Modulus, Uint};
 use split_rsa::hazmat::keygen::{device_parts, payload_parts, server_parts};
 use split_rsa::{
-    Argon2Params, DeviceRegistration, DeviceShare, HashAlg, InMemoryKeyStore, KeyPurpose, KeySize,
-    Pin, PublicKey, Scheme, Server, ServerPolicy, ServerShare, ServerTransportKey, verify,
+    Argon2Params, DeviceRegistration, DeviceShare, HashAlg, InMemoryKeyStore, KekId, KeyPurpose,
+    KeySize, LocalKek, Outcome, Pin, PublicKey, Scheme, Server, ServerPolicy, ServerShare,
+    ServerTransportKey, verify,
 };
 
 fn e() -> Uint {
@@ -77,13 +79,16 @@ fn no_message_or_record_carries_a_share_in_the_clear() {
     let server = Server::new(
         ServerTransportKey::generate(&mut rng),
         InMemoryKeyStore::new(),
+        LocalKek::generate(KekId(1), &mut rng),
         ServerPolicy::default(),
         size,
     );
     let pin = Pin::new("58213", KeyPurpose::Signing).unwrap();
+    let challenge = server.issue_challenge(&mut rng, 0);
     let mut flow = ChaCha20Rng::seed_from_u64(13);
     let (reg, request) = DeviceRegistration::start(
         &mut flow,
+        &challenge,
         KeyPurpose::Signing,
         size,
         &server.transport_public_key(),
@@ -98,11 +103,15 @@ fn no_message_or_record_carries_a_share_in_the_clear() {
     let req_bytes = request.to_bytes();
     assert!(contains(&req_bytes, request.n1()));
     assert!(!contains(&req_bytes, &d1pp_bytes[..32]));
-    let response = server.register(&mut rng, &request, 0).unwrap();
-    let record = reg
+    let registered = server.register(&mut rng, &request, 0).unwrap();
+    // The server's record holds d1'' only sealed under the KEK.
+    let stored = server.store().load(&registered.key_id).unwrap().unwrap();
+    assert!(!contains(&stored.blob, &d1pp_bytes[..32]));
+    let answer = reg.open_response(&registered.response).unwrap();
+    let mut record = reg
         .finish(
             &mut flow,
-            response,
+            answer,
             &pin,
             Argon2Params::insecure_fast_for_tests(),
         )
@@ -114,9 +123,24 @@ fn no_message_or_record_carries_a_share_in_the_clear() {
     // And the key works: the shares did combine into a valid signature under (n, e).
     let digest = HashAlg::Sha256.digest(b"m");
     let scheme = Scheme::Pkcs1v15(HashAlg::Sha256);
-    let req = split_rsa::SigningRequest::new(&mut rng, *record.key_id(), scheme, &digest).unwrap();
+    let req = server
+        .create_request(
+            &mut rng,
+            record.key_id(),
+            KeyPurpose::Signing,
+            scheme,
+            &digest,
+            0,
+        )
+        .unwrap();
     let p = record.sign(&mut rng, &req, &pin).unwrap();
-    let r = server.complete(&mut rng, &req, &p, 0).unwrap();
+    // The pending device record holds neither share either.
+    let pending = record.to_bytes();
+    assert!(!contains(&pending, &d1p_bytes[..32]));
+    let r = server.complete(&mut rng, &p, 0).unwrap();
+    let Outcome::Completed { signature } = record.accept(&r.response).unwrap() else {
+        panic!("the right PIN completes")
+    };
     let pk: &PublicKey = record.public_key();
-    verify(pk, scheme, &digest, r.signature()).unwrap();
+    verify(pk, scheme, &digest, &signature).unwrap();
 }
