@@ -61,6 +61,14 @@ pub use server::service::Server;
 pub use server::session::{
     Answer, DEFAULT_CAS_RETRIES, DEFAULT_KEY_LIFETIME_SECS, RequestId, ServerPolicy, ServerState,
 };
+/// The key-store conformance kit (feature `test-kit`): checks any [`KeyStore`] against the
+/// guarantees written on the trait.
+#[cfg(feature = "test-kit")]
+pub use server::store::conformance as test_kit;
+#[cfg(feature = "postgres")]
+pub use server::store::postgres::{POSTGRES_SCHEMA_VERSION, PostgresKeyStore};
+#[cfg(feature = "sqlite")]
+pub use server::store::sqlite::{SQLITE_SCHEMA_VERSION, SqliteKeyStore};
 pub use server::store::{
     CHALLENGE_LEN, InMemoryKeyStore, KeyStore, N1Hash, NewRecord, StoredRecord,
 };
