@@ -1,0 +1,504 @@
+//! Key stores (SPEC §3.5, §7) against the conformance kit, one check per guarantee written on
+//! `KeyStore`: the in-memory store, the SQLite store on a temporary file, and the PostgreSQL
+//! store on a throwaway server (tests/support/postgres.rs). Then the guarantee the lockout
+//! rests on across OS processes: 2 processes × 8 threads doing load → compare-and-swap
+//! increments of one record, in one SQLite file and in one PostgreSQL database, lose no
+//! update and see no error but `Conflict`.
+#![cfg(feature = "test-kit")]
+
+#[cfg(feature = "postgres")]
+#[path = "support/postgres.rs"]
+mod pg_support;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Self {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "split-rsa-stores-{label}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The in-memory store, one `#[test]` per check (this also tests the macro).
+mod in_memory {
+    split_rsa::key_store_conformance_tests!(split_rsa::InMemoryKeyStore::new);
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use std::error::Error as _;
+
+    use split_rsa::{KeyStore, NewRecord, SqliteKeyStore, StoreError, test_kit};
+
+    use super::TempDir;
+
+    #[test]
+    fn conformance() {
+        let dir = TempDir::new("sqlite");
+        let path = dir.path().join("keys.sqlite");
+        let open = || SqliteKeyStore::open(&path).unwrap();
+        test_kit::run_all(open).unwrap();
+        test_kit::run_reopen(open).unwrap();
+        open().integrity_check().unwrap();
+    }
+
+    /// Processes starting together on a new file create the schema once, without an error.
+    #[test]
+    fn concurrent_first_open() {
+        let dir = TempDir::new("sqlite-open");
+        let path = dir.path().join("keys.sqlite");
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|_| s.spawn(|| SqliteKeyStore::open(&path).map(drop)))
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+        });
+        test_kit::insert_starts_at_version_0(&SqliteKeyStore::open(&path).unwrap()).unwrap();
+    }
+
+    /// A file written by a newer library (schema version 2) is refused, not written into.
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = TempDir::new("sqlite-schema");
+        let path = dir.path().join("keys.sqlite");
+        drop(SqliteKeyStore::open(&path).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO split_rsa_schema_migrations (version, applied_at) VALUES (?1, 0)",
+            [split_rsa::SQLITE_SCHEMA_VERSION + 1],
+        )
+        .unwrap();
+        drop(conn);
+        match SqliteKeyStore::open(&path) {
+            Err(StoreError::Backend(e)) => {
+                assert!(e.to_string().contains("newer"), "{e}");
+            }
+            other => panic!("opened a newer schema: {other:?}"),
+        }
+    }
+
+    /// An in-memory database cannot be durable: refused.
+    #[test]
+    fn in_memory_database_is_refused() {
+        assert!(matches!(
+            SqliteKeyStore::open(":memory:"),
+            Err(StoreError::Backend(_))
+        ));
+    }
+
+    /// A driver failure is a `Backend` error whose source is the driver's error.
+    #[test]
+    fn backend_error_carries_the_driver_error() {
+        let dir = TempDir::new("sqlite-err");
+        let err =
+            SqliteKeyStore::open(dir.path().join("no such dir").join("keys.sqlite")).unwrap_err();
+        let StoreError::Backend(backend) = &err else {
+            panic!("{err:?}")
+        };
+        let source = backend.source().expect("the driver's error is the source");
+        assert!(
+            source.downcast_ref::<rusqlite::Error>().is_some(),
+            "{source:?}"
+        );
+    }
+
+    /// `integrity_check` is no rubber stamp: a file with overwritten pages is reported.
+    #[test]
+    fn integrity_check_reports_damage() {
+        let dir = TempDir::new("sqlite-damage");
+        let path = dir.path().join("keys.sqlite");
+        {
+            let store = SqliteKeyStore::open(&path).unwrap();
+            for _ in 0..200 {
+                let id = test_kit::insert_counter(&store).unwrap();
+                store.compare_and_swap(&id, 0, &[0x42; 600]).unwrap();
+            }
+            store.integrity_check().unwrap();
+        }
+        // The last connection closed: the WAL is checkpointed into the file. Damage a page in
+        // the middle of the table's b-tree.
+        let mut bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.len() > 16 * 4096, "{} bytes", bytes.len());
+        let page = 4096 * 10;
+        bytes[page..page + 4096].fill(0xa5);
+        std::fs::write(&path, bytes).unwrap();
+        let damaged = SqliteKeyStore::open(&path).and_then(|s| s.integrity_check());
+        assert!(
+            matches!(damaged, Err(StoreError::Backend(_))),
+            "{damaged:?}"
+        );
+    }
+
+    /// A refused insert leaves no row in the file (the kit checks it through the store; this
+    /// looks at the table itself), and leaves its other values free.
+    #[test]
+    fn insert_writes_nothing_on_duplicate() {
+        let dir = TempDir::new("sqlite-dup");
+        let path = dir.path().join("keys.sqlite");
+        let store = SqliteKeyStore::open(&path).unwrap();
+        let id = test_kit::insert_counter(&store).unwrap();
+        let n1 = [7u8; 32];
+        let other_id: [u8; 16] = [9; 16];
+        let err = store
+            .insert(&NewRecord {
+                key_id: &id,
+                n1_hash: &n1,
+                challenge: &[1; 16],
+                blob: b"dup",
+            })
+            .unwrap_err();
+        assert_eq!(err, StoreError::Duplicate(split_rsa::Uniqueness::KeyId));
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM split_rsa_key_records", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(rows, 1);
+        store
+            .insert(&NewRecord {
+                key_id: &other_id.into(),
+                n1_hash: &n1,
+                challenge: &[1; 16],
+                blob: b"not a dup",
+            })
+            .unwrap();
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod pg {
+    use std::error::Error as _;
+
+    use split_rsa::{KeyStore, PostgresKeyStore, StoreError, test_kit};
+
+    use super::pg_support::test_database;
+
+    #[test]
+    fn conformance() {
+        let Some(db) = test_database() else { return };
+        let open = || PostgresKeyStore::connect(db.url()).unwrap();
+        test_kit::run_all(open).unwrap();
+        test_kit::run_reopen(open).unwrap();
+    }
+
+    /// Servers starting together on a new database create the schema once (advisory lock),
+    /// without an error.
+    #[test]
+    fn concurrent_first_open() {
+        let Some(db) = test_database() else { return };
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|_| s.spawn(|| PostgresKeyStore::connect(db.url()).map(drop)))
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+        });
+        let store = PostgresKeyStore::connect(db.url()).unwrap();
+        test_kit::insert_starts_at_version_0(&store).unwrap();
+    }
+
+    /// A database migrated by a newer library is refused, not written into.
+    #[test]
+    fn newer_schema_is_refused() {
+        let Some(db) = test_database() else { return };
+        drop(PostgresKeyStore::connect(db.url()).unwrap());
+        let mut client = ::postgres::Client::connect(db.url(), ::postgres::NoTls).unwrap();
+        client
+            .execute(
+                "INSERT INTO split_rsa_schema_migrations (version) VALUES ($1)",
+                &[&(split_rsa::POSTGRES_SCHEMA_VERSION + 1)],
+            )
+            .unwrap();
+        match PostgresKeyStore::connect(db.url()) {
+            Err(StoreError::Backend(e)) => assert!(e.to_string().contains("newer"), "{e}"),
+            other => panic!("opened a newer schema: {other:?}"),
+        }
+    }
+
+    /// A connection the server closed is replaced: the call that finds it closed may fail
+    /// (with a `Backend` error carrying the driver's error), the next ones work.
+    #[test]
+    fn reconnects_after_the_server_closed_connections() {
+        let Some(db) = test_database() else { return };
+        let store = PostgresKeyStore::connect(db.url()).unwrap();
+        let id = test_kit::insert_counter(&store).unwrap();
+        let mut admin = ::postgres::Client::connect(db.url(), ::postgres::NoTls).unwrap();
+        let killed: i64 = admin
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(killed >= 1, "no store connection to terminate");
+        let mut failures = 0;
+        for _ in 0..5 {
+            match store.load(&id) {
+                Ok(Some(_)) => break,
+                Ok(None) => panic!("record lost"),
+                Err(StoreError::Backend(e)) => {
+                    assert!(
+                        e.source()
+                            .is_some_and(|s| s.downcast_ref::<::postgres::Error>().is_some()),
+                        "{e:?}"
+                    );
+                    failures += 1;
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert!(failures < 5, "the store never reconnected");
+        test_kit::increment_counter(&store, &id, 3).unwrap();
+        assert_eq!(test_kit::read_counter(&store, &id).unwrap(), 3);
+    }
+
+    /// A server that cannot be reached is a `Backend` error carrying the driver's error.
+    #[test]
+    fn unreachable_server_is_a_backend_error() {
+        // Port 1 on loopback: nothing listens there.
+        let err = PostgresKeyStore::connect(
+            "host=127.0.0.1 port=1 user=nobody dbname=nothing connect_timeout=2",
+        )
+        .unwrap_err();
+        let StoreError::Backend(e) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            e.source()
+                .is_some_and(|s| s.downcast_ref::<::postgres::Error>().is_some()),
+            "{e:?}"
+        );
+    }
+}
+
+/// 2 OS processes × 8 threads, compare-and-swap increments of one record. The test binary
+/// re-executes itself: `multiprocess::child` is the worker, a no-op unless the parent set
+/// `SPLIT_RSA_STORES_CHILD`.
+mod multiprocess {
+    use std::process::Command;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use split_rsa::test_kit::{self, CasStats};
+    use split_rsa::{KeyStore, StoreError};
+
+    const PROCESSES: usize = 2;
+    const THREADS: usize = 8;
+    const PER_THREAD: u64 = 25;
+
+    const CHILD: &str = "SPLIT_RSA_STORES_CHILD";
+    const TARGET: &str = "SPLIT_RSA_STORES_TARGET";
+    const KEY: &str = "SPLIT_RSA_STORES_KEY";
+    const START_MS: &str = "SPLIT_RSA_STORES_START_MS";
+
+    fn now_ms() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn unhex(s: &str) -> [u8; 16] {
+        let v: Vec<u8> = (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect();
+        v.try_into().unwrap()
+    }
+
+    /// The worker: a no-op unless started by `run_children`.
+    #[test]
+    fn child() {
+        let Ok(kind) = std::env::var(CHILD) else {
+            return;
+        };
+        let target = std::env::var(TARGET).unwrap();
+        let key = unhex(&std::env::var(KEY).unwrap());
+        let start: u64 = std::env::var(START_MS).unwrap().parse().unwrap();
+        let began = std::cell::Cell::new(0);
+        let stats = match kind.as_str() {
+            #[cfg(feature = "sqlite")]
+            "sqlite" => {
+                // One connection per thread, as separate servers would have.
+                let stores: Vec<_> = (0..THREADS)
+                    .map(|_| split_rsa::SqliteKeyStore::open(&target).unwrap())
+                    .collect();
+                std::thread::sleep(Duration::from_millis(start.saturating_sub(now_ms())));
+                began.set(now_ms());
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = stores
+                        .iter()
+                        .map(|store| {
+                            s.spawn(move || {
+                                test_kit::increment_counter(store, &key.into(), PER_THREAD)
+                            })
+                        })
+                        .collect();
+                    handles.into_iter().fold(CasStats::default(), |acc, h| {
+                        let s = h.join().unwrap().unwrap_or_else(|f| panic!("{f}"));
+                        CasStats {
+                            increments: acc.increments + s.increments,
+                            conflicts: acc.conflicts + s.conflicts,
+                        }
+                    })
+                })
+            }
+            #[cfg(feature = "postgres")]
+            "postgres" => {
+                // One store per process: 8 threads share its pool of connections.
+                let store = split_rsa::PostgresKeyStore::connect(&target).unwrap();
+                std::thread::sleep(Duration::from_millis(start.saturating_sub(now_ms())));
+                began.set(now_ms());
+                test_kit::hammer_counter(&store, &key.into(), THREADS, PER_THREAD)
+                    .unwrap_or_else(|f| panic!("{f}"))
+            }
+            other => panic!("unknown child mode {other}"),
+        };
+        println!(
+            "\nCHILD-STATS increments={} conflicts={} began={} ended={}",
+            stats.increments,
+            stats.conflicts,
+            began.get(),
+            now_ms()
+        );
+    }
+
+    /// Starts `PROCESSES` children on `target`, waits for them, checks that they ran at the
+    /// same time, returns their counts.
+    fn run_children(kind: &str, target: &str, key: &[u8; 16]) -> Vec<CasStats> {
+        let exe = std::env::current_exe().unwrap();
+        let start = now_ms() + 1500;
+        let children: Vec<_> = (0..PROCESSES)
+            .map(|_| {
+                Command::new(&exe)
+                    .args([
+                        "--exact",
+                        "multiprocess::child",
+                        "--nocapture",
+                        "--test-threads=1",
+                    ])
+                    .env(CHILD, kind)
+                    .env(TARGET, target)
+                    .env(KEY, hex(key))
+                    .env(START_MS, start.to_string())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let results: Vec<(CasStats, u64, u64)> = children
+            .into_iter()
+            .map(|c| {
+                let out = c.wait_with_output().unwrap();
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    out.status.success(),
+                    "child failed ({}):\n{stdout}\n{stderr}",
+                    out.status
+                );
+                let line = stdout
+                    .lines()
+                    .find_map(|l| l.split_once("CHILD-STATS ").map(|(_, r)| r))
+                    .unwrap_or_else(|| panic!("child printed no stats:\n{stdout}\n{stderr}"));
+                let field = |name: &str| -> u64 {
+                    line.split_whitespace()
+                        .find_map(|f| f.strip_prefix(name))
+                        .unwrap()
+                        .parse()
+                        .unwrap()
+                };
+                let stats = CasStats {
+                    increments: field("increments="),
+                    conflicts: field("conflicts="),
+                };
+                (stats, field("began="), field("ended="))
+            })
+            .collect();
+        // The point is concurrency between processes: their increment loops must overlap.
+        let last_began = results.iter().map(|r| r.1).max().unwrap();
+        let first_ended = results.iter().map(|r| r.2).min().unwrap();
+        assert!(
+            last_began < first_ended,
+            "{kind}: the child processes did not run at the same time (one ended at \
+             {first_ended} ms, before another began at {last_began} ms); raise PER_THREAD"
+        );
+        results.into_iter().map(|r| r.0).collect()
+    }
+
+    fn check(kind: &str, store: &dyn KeyStore, id_bytes: &[u8; 16], stats: &[CasStats]) {
+        let expected = (PROCESSES * THREADS) as u64 * PER_THREAD;
+        let increments: u64 = stats.iter().map(|s| s.increments).sum();
+        let conflicts: u64 = stats.iter().map(|s| s.conflicts).sum();
+        assert_eq!(increments, expected);
+        let count = test_kit::read_counter(store, &(*id_bytes).into()).unwrap();
+        assert_eq!(
+            count, expected,
+            "{kind}: lost updates: {expected} successful compare-and-swaps, the record counts \
+             {count}"
+        );
+        eprintln!(
+            "{kind}: {PROCESSES} processes x {THREADS} threads: {increments} increments, \
+             {conflicts} conflicts retried, no lost update"
+        );
+        // The store still refuses a stale version.
+        assert_eq!(
+            store.compare_and_swap(&(*id_bytes).into(), expected - 1, b"stale"),
+            Err(StoreError::Conflict)
+        );
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_two_processes() {
+        let dir = super::TempDir::new("sqlite-mp");
+        let path = dir.path().join("keys.sqlite");
+        let store = split_rsa::SqliteKeyStore::open(&path).unwrap();
+        let id = test_kit::insert_counter(&store).unwrap();
+        let stats = run_children("sqlite", path.to_str().unwrap(), id.as_bytes());
+        check("sqlite", &store, id.as_bytes(), &stats);
+        store.integrity_check().unwrap();
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_two_processes() {
+        let Some(db) = super::pg_support::test_database() else {
+            return;
+        };
+        let store = split_rsa::PostgresKeyStore::connect(db.url()).unwrap();
+        let id = test_kit::insert_counter(&store).unwrap();
+        let stats = run_children("postgres", db.url(), id.as_bytes());
+        check("postgres", &store, id.as_bytes(), &stats);
+    }
+}
