@@ -66,9 +66,13 @@ pub use server::session::{
 #[cfg(feature = "test-kit")]
 pub use server::store::conformance as test_kit;
 #[cfg(feature = "postgres")]
-pub use server::store::postgres::{POSTGRES_SCHEMA_VERSION, PostgresKeyStore};
+pub use server::store::postgres::{
+    POSTGRES_DEFAULT_MAX_CONNECTIONS, POSTGRES_SCHEMA_VERSION, PostgresKeyStore,
+};
 #[cfg(feature = "sqlite")]
-pub use server::store::sqlite::{SQLITE_SCHEMA_VERSION, SqliteKeyStore};
+pub use server::store::sqlite::{
+    SQLITE_DEFAULT_BUSY_TIMEOUT, SQLITE_SCHEMA_VERSION, SqliteKeyStore,
+};
 pub use server::store::{
     CHALLENGE_LEN, InMemoryKeyStore, KeyStore, N1Hash, NewRecord, StoredRecord,
 };

@@ -5,6 +5,14 @@
 //! increments of one record, in one SQLite file and in one PostgreSQL database, lose no
 //! update and see no error but `Conflict`.
 #![cfg(feature = "test-kit")]
+// Test code: a panic is a failed test (clippy.toml allows it in `#[test]` functions only, not
+// in their helpers).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[cfg(feature = "postgres")]
 #[path = "support/postgres.rs"]
@@ -113,8 +121,9 @@ mod sqlite {
     #[test]
     fn backend_error_carries_the_driver_error() {
         let dir = TempDir::new("sqlite-err");
-        let err =
-            SqliteKeyStore::open(dir.path().join("no such dir").join("keys.sqlite")).unwrap_err();
+        let path = dir.path().join("not-a-database");
+        std::fs::write(&path, [0x5a; 8192]).unwrap();
+        let err = SqliteKeyStore::open(&path).unwrap_err();
         let StoreError::Backend(backend) = &err else {
             panic!("{err:?}")
         };
@@ -123,6 +132,29 @@ mod sqlite {
             source.downcast_ref::<rusqlite::Error>().is_some(),
             "{source:?}"
         );
+        // And a directory that does not exist: the operating system's error.
+        let err =
+            SqliteKeyStore::open(dir.path().join("no such dir").join("keys.sqlite")).unwrap_err();
+        let StoreError::Backend(backend) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(backend.source().is_some(), "{backend:?}");
+    }
+
+    /// The file, its WAL and shared-memory files are private to the server's user.
+    #[cfg(unix)]
+    #[test]
+    fn file_is_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = TempDir::new("sqlite-mode");
+        let path = dir.path().join("keys.sqlite");
+        let store = SqliteKeyStore::open(&path).unwrap();
+        test_kit::insert_counter(&store).unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.path().join(format!("keys.sqlite{suffix}"));
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}: {mode:o}", file.display());
+        }
     }
 
     /// `integrity_check` is no rubber stamp: a file with overwritten pages is reported.
@@ -298,8 +330,7 @@ mod pg {
 }
 
 /// 2 OS processes × 8 threads, compare-and-swap increments of one record. The test binary
-/// re-executes itself: `multiprocess::child` is the worker, a no-op unless the parent set
-/// `SPLIT_RSA_STORES_CHILD`.
+/// re-executes itself: `multiprocess::child` (ignored in normal runs) is the worker.
 mod multiprocess {
     use std::process::Command;
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -335,8 +366,10 @@ mod multiprocess {
         v.try_into().unwrap()
     }
 
-    /// The worker: a no-op unless started by `run_children`.
+    /// The worker, run only in the child processes `run_children` starts (it returns at once
+    /// without their environment).
     #[test]
+    #[ignore = "worker of the multi-process tests, which run it in child processes"]
     fn child() {
         let Ok(kind) = std::env::var(CHILD) else {
             return;
@@ -401,6 +434,7 @@ mod multiprocess {
             .map(|_| {
                 Command::new(&exe)
                     .args([
+                        "--ignored",
                         "--exact",
                         "multiprocess::child",
                         "--nocapture",

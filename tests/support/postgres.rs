@@ -19,6 +19,8 @@
 //! - **Cleanup** even if the test process is killed: each server has a small watchdog shell
 //!   that stops it and removes its directory once the test process is gone.
 #![allow(dead_code)]
+// Test support: failing to provide the server is a failed test.
+#![allow(clippy::panic)]
 
 use std::fmt::Write as _;
 use std::io::Read as _;

@@ -1,35 +1,4 @@
-//! A durable [`KeyStore`] on PostgreSQL (feature `postgres`; the synchronous `postgres`
-//! client).
-//!
-//! How each guarantee of [`KeyStore`] is met:
-//!
-//! - **Compare-and-swap** is one statement, `UPDATE … SET blob = $3, version = version + 1
-//!   WHERE key_id = $1 AND version = $2`, whose row count says whether it wrote. Plain
-//!   `READ COMMITTED` is enough, and is what every connection of this store sets: the
-//!   `UPDATE` locks the row it matches; if another transaction changed the row first, PostgreSQL
-//!   waits for it to end and evaluates the `WHERE` clause again on the newest row version, whose
-//!   version no longer matches, so the statement changes nothing. Check and write are thus one
-//!   atomic step against every other connection, of any process. `SERIALIZABLE` would add
-//!   nothing for single-statement operations but serialization failures to retry.
-//! - **Durable before `Ok`**: every statement runs in its own transaction, and each connection
-//!   sets `synchronous_commit = on`, whatever the server's default, so a commit returns only
-//!   after its WAL record is flushed (and, with synchronous replication configured, received
-//!   by the standbys).
-//! - **Uniqueness** is the schema's: the key id is the primary key, the n1 hash and the
-//!   challenge have `UNIQUE` constraints; a violation names the constraint, which this store maps
-//!   to [`Uniqueness`].
-//! - **Destroyed records are kept**: the store never deletes a row.
-//! - **No rollback**: connect to the primary, never to a read replica (a connection to a
-//!   server in recovery is refused), and never restore the table from a backup.
-//!
-//! The schema is created and upgraded by the library (a `split_rsa_schema_migrations` table,
-//! under an advisory lock, so that several servers starting at once do not race); a schema
-//! newer than this library's is refused.
-//!
-//! Connections: a small pool, opened on demand up to a maximum; a connection the server
-//! closed is dropped and a new one opened on the next call. [`connect`](PostgresKeyStore::connect)
-//! uses no TLS (a Unix socket or a loopback address); for a remote server, pass a TLS
-//! connector through [`with_connector`](PostgresKeyStore::with_connector).
+//! A durable [`KeyStore`] on PostgreSQL (feature `postgres`): [`PostgresKeyStore`].
 
 use core::fmt;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -46,7 +15,7 @@ use crate::wire::ids::{KEY_ID_LEN, KeyId};
 pub const POSTGRES_SCHEMA_VERSION: i32 = 1;
 
 /// The default maximum number of connections one store opens.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 4;
+pub const POSTGRES_DEFAULT_MAX_CONNECTIONS: usize = 4;
 
 /// Arbitrary constant key of the advisory lock taken while migrating ("splitrsa").
 const MIGRATION_LOCK: i64 = 0x7370_6c69_7472_7361;
@@ -83,9 +52,39 @@ struct Pool {
     open: usize,
 }
 
-/// A [`KeyStore`] on a PostgreSQL database. See the [module documentation](self) for how it
-/// meets the trait's guarantees. Safe to share between threads; several processes may each
-/// open their own on the same database.
+/// A durable [`KeyStore`] on PostgreSQL (feature `postgres`; the synchronous `postgres`
+/// client). Safe to share between threads; several processes may each open their own on the
+/// same database.
+///
+/// How each guarantee of [`KeyStore`] is met:
+///
+/// - **Compare-and-swap** is one statement, `UPDATE … SET blob = $3, version = version + 1
+///   WHERE key_id = $1 AND version = $2`, whose row count says whether it wrote. Plain
+///   `READ COMMITTED` is enough, and is what every connection of this store sets: the
+///   `UPDATE` locks the row it matches; if another transaction changed the row first, PostgreSQL
+///   waits for it to end and evaluates the `WHERE` clause again on the newest row version, whose
+///   version no longer matches, so the statement changes nothing. Check and write are thus one
+///   atomic step against every other connection, of any process. `SERIALIZABLE` would add
+///   nothing for single-statement operations but serialization failures to retry.
+/// - **Durable before `Ok`**: every statement runs in its own transaction, and each connection
+///   sets `synchronous_commit = on`, whatever the server's default, so a commit returns only
+///   after its WAL record is flushed (and, with synchronous replication configured, received
+///   by the standbys).
+/// - **Uniqueness** is the schema's: the key id is the primary key, the n1 hash and the
+///   challenge have `UNIQUE` constraints; a violation names the constraint, which this store maps
+///   to [`Uniqueness`].
+/// - **Destroyed records are kept**: the store never deletes a row.
+/// - **No rollback**: connect to the primary, never to a read replica (a connection to a
+///   server in recovery is refused), and never restore the table from a backup.
+///
+/// The schema is created and upgraded by the library (a `split_rsa_schema_migrations` table,
+/// under an advisory lock, so that several servers starting at once do not race); a schema
+/// newer than this library's is refused.
+///
+/// Connections: a small pool, opened on demand up to a maximum; a connection the server
+/// closed is dropped and a new one opened on the next call. [`connect`](PostgresKeyStore::connect)
+/// uses no TLS (a Unix socket or a loopback address); for a remote server, pass a TLS
+/// connector through [`with_connector`](PostgresKeyStore::with_connector).
 pub struct PostgresKeyStore {
     connect: Box<Connector>,
     pool: Mutex<Pool>,
@@ -98,7 +97,7 @@ impl PostgresKeyStore {
     /// Connects without TLS (for a Unix socket or a loopback address) with a libpq-style
     /// connection string (`"host=/run/postgresql dbname=keys user=split"` or
     /// `"postgresql://user:password@127.0.0.1:5432/keys"`), creates or upgrades the schema, and
-    /// keeps up to [`DEFAULT_MAX_CONNECTIONS`] connections.
+    /// keeps up to [`POSTGRES_DEFAULT_MAX_CONNECTIONS`] connections.
     ///
     /// # Errors
     /// [`StoreError::Backend`] if the string does not parse, the server cannot be reached or
@@ -109,7 +108,7 @@ impl PostgresKeyStore {
         let target = describe(&config);
         Self::open(
             target,
-            DEFAULT_MAX_CONNECTIONS,
+            POSTGRES_DEFAULT_MAX_CONNECTIONS,
             Box::new(move || config.connect(NoTls)),
         )
     }

@@ -1,28 +1,4 @@
-//! A durable [`KeyStore`] on one SQLite file (feature `sqlite`; SQLite is compiled in by
-//! `rusqlite`'s `bundled` feature, no system library is needed).
-//!
-//! How each guarantee of [`KeyStore`] is met:
-//!
-//! - **Compare-and-swap** is one statement, `UPDATE … SET blob = ?, version = version + 1
-//!   WHERE key_id = ? AND version = ?`, whose changed-row count says whether it wrote. SQLite
-//!   runs every write under the database's single write lock, so the check and the write are
-//!   one atomic step for every connection of every process on the file.
-//! - **Durable before `Ok`**: the file is in WAL mode with `synchronous = FULL`, so the write-
-//!   ahead log is synced to disk before a commit returns.
-//! - **Uniqueness** is enforced by the schema itself (the key id is the primary key, the n1
-//!   hash and the challenge are `UNIQUE` columns); an insert checks them first, inside the
-//!   same `BEGIN IMMEDIATE` transaction, only to name the constraint that was hit.
-//! - **Destroyed records are kept**: the store never deletes a row.
-//! - **No rollback**: every read goes to the file, never to a cache. Restoring the file from
-//!   a backup, or copying it to another machine, is a rollback: don't.
-//!
-//! Several processes may open the same file (each with its own [`SqliteKeyStore`]); they
-//! wait for each other's write lock up to the busy timeout, after which the call fails with
-//! [`StoreError::Backend`]. The file must be on a local disk: SQLite's locking does not work
-//! reliably over network file systems.
-//!
-//! `PRAGMA secure_delete` is on, so a replaced blob is overwritten in the database file when
-//! its page is freed; copies may linger in the write-ahead log until the next checkpoint.
+//! A durable [`KeyStore`] on one SQLite file (feature `sqlite`): [`SqliteKeyStore`].
 
 use core::fmt;
 use std::path::{Path, PathBuf};
@@ -41,7 +17,7 @@ use crate::wire::ids::{KEY_ID_LEN, KeyId};
 pub const SQLITE_SCHEMA_VERSION: i64 = 1;
 
 /// How long a call waits for another connection's write lock by default.
-pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub const SQLITE_DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 const TABLE: &str = "split_rsa_key_records";
 
@@ -58,11 +34,36 @@ const MIGRATIONS: &[&str] = &[
      ) STRICT, WITHOUT ROWID;",
 ];
 
-/// A [`KeyStore`] on one SQLite file. See the [module documentation](self) for how it meets
-/// the trait's guarantees.
+/// A durable [`KeyStore`] on one SQLite file (feature `sqlite`; SQLite is compiled in by
+/// `rusqlite`'s `bundled` feature, no system library is needed).
 ///
-/// One connection per instance, behind a mutex: calls from the threads of one process are
-/// serialised; open one instance per process.
+/// How each guarantee of [`KeyStore`] is met:
+///
+/// - **Compare-and-swap** is one statement, `UPDATE … SET blob = ?, version = version + 1
+///   WHERE key_id = ? AND version = ?`, whose changed-row count says whether it wrote. SQLite
+///   runs every write under the database's single write lock, so the check and the write are
+///   one atomic step for every connection of every process on the file.
+/// - **Durable before `Ok`**: the file is in WAL mode with `synchronous = FULL`, so the
+///   write-ahead log is synced to disk before a commit returns.
+/// - **Uniqueness** is enforced by the schema itself (the key id is the primary key, the n1
+///   hash and the challenge are `UNIQUE` columns); an insert checks them first, inside the
+///   same `BEGIN IMMEDIATE` transaction, only to name the constraint that was hit.
+/// - **Destroyed records are kept**: the store never deletes a row.
+/// - **No rollback**: every read is a transaction of its own and sees the latest commit of
+///   any process. Restoring the file from a backup, or copying it to another machine, is a
+///   rollback: don't.
+///
+/// Several processes may open the same file (each with its own [`SqliteKeyStore`]); they
+/// wait for each other's write lock up to the busy timeout, after which the call fails with
+/// [`StoreError::Backend`]. The file must be on a local disk: SQLite's locking does not work
+/// reliably over network file systems.
+///
+/// A file the store creates is readable and writable by its owner only (mode 0600 on Unix).
+/// `PRAGMA secure_delete` is on, so a replaced blob is overwritten in the database file when
+/// its page is freed; copies may linger in the write-ahead log until the next checkpoint.
+///
+/// One connection per instance, behind a mutex: the calls of threads sharing an instance are
+/// serialised. Open one instance per process (or several, for parallel reads).
 pub struct SqliteKeyStore {
     conn: Mutex<Connection>,
     path: PathBuf,
@@ -70,13 +71,13 @@ pub struct SqliteKeyStore {
 
 impl SqliteKeyStore {
     /// Opens (creating if needed) the store in the SQLite file at `path`, with the default
-    /// busy timeout ([`DEFAULT_BUSY_TIMEOUT`]).
+    /// busy timeout ([`SQLITE_DEFAULT_BUSY_TIMEOUT`]).
     ///
     /// # Errors
     /// [`StoreError::Backend`] if the file cannot be opened or put in WAL mode, or its schema is
     /// newer than this library's ([`SQLITE_SCHEMA_VERSION`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        Self::open_with_busy_timeout(path, DEFAULT_BUSY_TIMEOUT)
+        Self::open_with_busy_timeout(path, SQLITE_DEFAULT_BUSY_TIMEOUT)
     }
 
     /// Like [`open`](Self::open), waiting at most `busy_timeout` for the write lock of
@@ -89,6 +90,7 @@ impl SqliteKeyStore {
         busy_timeout: Duration,
     ) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        create_private(&path)?;
         let mut conn = Connection::open(&path).map_err(StoreError::backend)?;
         // First, so that every following step waits for other processes opening the same file.
         conn.busy_timeout(busy_timeout)
@@ -158,6 +160,26 @@ impl fmt::Debug for SqliteKeyStore {
         f.debug_struct("SqliteKeyStore")
             .field("path", &self.path)
             .finish_non_exhaustive()
+    }
+}
+
+/// Creates the file readable and writable by its owner only, if it does not exist yet: the
+/// blobs are sensitive (lockout state, OTP hashes) even though the shares inside are
+/// encrypted. SQLite gives its `-wal` and `-shm` files the database file's permissions.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let name = path.as_os_str().to_string_lossy();
+    if name == ":memory:" || name.starts_with("file:") {
+        // Not a file name: SQLite's in-memory database (refused below) or a URI.
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::backend(e)),
     }
 }
 
