@@ -56,7 +56,7 @@ pub fn in_ci() -> bool {
 
 /// The directory holding `initdb` and `pg_ctl`, if any.
 pub fn find_bin_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("SPLIT_RSA_PG_BIN") {
+    if let Some(dir) = std::env::var_os("SPLIT_RSA_PG_BIN").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir));
     }
     let has_tools = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();

@@ -4,7 +4,8 @@ use core::fmt;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use postgres::error::SqlState;
-use postgres::{Client, Config, NoTls, Statement};
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Row, Statement};
 use zeroize::Zeroizing;
 
 use super::{KeyStore, N1Hash, NewRecord, StoredRecord};
@@ -200,6 +201,31 @@ impl PostgresKeyStore {
     }
 }
 
+impl PostgresKeyStore {
+    /// Runs a read-only query returning at most one row. If it fails because the server had
+    /// closed the connection (a restart, an idle timeout), it runs once more on another one:
+    /// a read is safe to repeat. A write is not (it may have committed before the connection
+    /// broke), so writes are never retried here.
+    fn read(
+        &self,
+        statement: fn(&Conn) -> &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        let mut retried = false;
+        loop {
+            let mut pooled = self.get()?;
+            let c = pooled.conn()?;
+            let stmt = statement(c).clone();
+            match c.client.query_opt(&stmt, params) {
+                Ok(row) => return Ok(row),
+                // Dropping `pooled` discards the closed connection.
+                Err(_) if !retried && c.client.is_closed() => retried = true,
+                Err(e) => return Err(StoreError::backend(e)),
+            }
+        }
+    }
+}
+
 /// A connection on loan from the pool; returned (or dropped, if the server closed it) when
 /// this guard drops.
 struct PooledConn<'a> {
@@ -363,13 +389,9 @@ fn duplicate_from_postgres(e: &postgres::Error) -> Option<Uniqueness> {
 
 impl KeyStore for PostgresKeyStore {
     fn load(&self, key_id: &KeyId) -> Result<Option<StoredRecord>, StoreError> {
-        let mut pooled = self.get()?;
-        let c = pooled.conn()?;
-        let row = c
-            .client
-            .query_opt(&c.load, &[&&key_id.as_bytes()[..]])
-            .map_err(StoreError::backend)?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(row) = self.read(|c| &c.load, &[&&key_id.as_bytes()[..]])? else {
+            return Ok(None);
+        };
         let version: i64 = row.try_get(0).map_err(StoreError::backend)?;
         let blob: &[u8] = row.try_get(1).map_err(StoreError::backend)?;
         Ok(Some(StoredRecord {
@@ -379,13 +401,9 @@ impl KeyStore for PostgresKeyStore {
     }
 
     fn find_n1(&self, n1_hash: &N1Hash) -> Result<Option<KeyId>, StoreError> {
-        let mut pooled = self.get()?;
-        let c = pooled.conn()?;
-        let row = c
-            .client
-            .query_opt(&c.find_n1, &[&&n1_hash[..]])
-            .map_err(StoreError::backend)?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(row) = self.read(|c| &c.find_n1, &[&&n1_hash[..]])? else {
+            return Ok(None);
+        };
         let id: &[u8] = row.try_get(0).map_err(StoreError::backend)?;
         <[u8; KEY_ID_LEN]>::try_from(id)
             .map(|b| Some(KeyId::from_bytes(b)))
