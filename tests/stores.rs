@@ -61,14 +61,23 @@ mod sqlite {
 
     use super::TempDir;
 
-    #[test]
-    fn conformance() {
-        let dir = TempDir::new("sqlite");
-        let path = dir.path().join("keys.sqlite");
-        let open = || SqliteKeyStore::open(&path).unwrap();
-        test_kit::run_all(open).unwrap();
-        test_kit::run_reopen(open).unwrap();
-        open().integrity_check().unwrap();
+    /// One `#[test]` per check, each on its own temporary file (removed when the factory,
+    /// which owns the directory, drops at the end of the test).
+    mod kit {
+        use split_rsa::SqliteKeyStore;
+
+        use super::super::TempDir;
+
+        split_rsa::key_store_conformance_tests!(
+            {
+                let dir = TempDir::new("sqlite-kit");
+                move || SqliteKeyStore::open(dir.path().join("keys.sqlite")).unwrap()
+            },
+            reopen: {
+                let dir = TempDir::new("sqlite-kit-reopen");
+                move || SqliteKeyStore::open(dir.path().join("keys.sqlite")).unwrap()
+            }
+        );
     }
 
     /// Processes starting together on a new file create the schema once, without an error.
@@ -534,5 +543,206 @@ mod multiprocess {
         let id = test_kit::insert_counter(&store).unwrap();
         let stats = run_children("postgres", db.url(), id.as_bytes());
         check("postgres", &store, id.as_bytes(), &stats);
+    }
+}
+
+/// The kit must catch broken stores, each in the check for the guarantee it breaks: a kit that
+/// passes everything proves nothing. A naive store (one mutex over a map) with one fault at a
+/// time; without a fault it passes every check.
+mod kit_catches_broken_stores {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, MutexGuard};
+
+    use split_rsa::test_kit::{self, KeyId};
+    use split_rsa::{KeyStore, N1Hash, NewRecord, StoreError, StoredRecord, Uniqueness};
+
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    enum Fault {
+        None,
+        /// Compare-and-swap writes whatever the stored version.
+        BlindWrite,
+        /// Compare-and-swap checks the version, lets go of the lock, then writes.
+        CheckThenWrite,
+        /// Uniqueness of n1 only among records never rewritten.
+        ForgetsN1AfterWrites,
+        /// Blobs over 8 KiB come back cut.
+        TruncatesBlobs,
+        /// Compare-and-swap on an unknown id says Conflict.
+        ConflictForUnknown,
+        /// Every duplicate is reported as a duplicate key id.
+        WrongDuplicateName,
+        /// A refused insert (duplicate challenge) still takes its n1 hash.
+        PartialInsert,
+        /// Insert checks uniqueness, lets go of the lock, then inserts.
+        CheckThenInsert,
+        /// Compare-and-swap stores the version it was given, not one more.
+        VersionNotIncremented,
+    }
+
+    struct Row {
+        version: u64,
+        blob: Vec<u8>,
+        n1: N1Hash,
+        challenge: [u8; 16],
+    }
+
+    struct Naive {
+        fault: Fault,
+        rows: Mutex<HashMap<KeyId, Row>>,
+        /// n1 hashes of refused inserts (the `PartialInsert` fault).
+        leaked_n1: Mutex<Vec<N1Hash>>,
+    }
+
+    impl Naive {
+        fn new(fault: Fault) -> Self {
+            Self {
+                fault,
+                rows: Mutex::new(HashMap::new()),
+                leaked_n1: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn rows(&self) -> MutexGuard<'_, HashMap<KeyId, Row>> {
+            self.rows.lock().unwrap()
+        }
+
+        fn pause() {
+            std::thread::sleep(std::time::Duration::from_micros(300));
+        }
+
+        fn duplicate(&self, rows: &HashMap<KeyId, Row>, r: &NewRecord<'_>) -> Option<Uniqueness> {
+            let n1_taken = rows.values().any(|row| {
+                row.n1 == *r.n1_hash
+                    && !(self.fault == Fault::ForgetsN1AfterWrites && row.version > 0)
+            }) || self.leaked_n1.lock().unwrap().contains(r.n1_hash);
+            let which = if rows.contains_key(r.key_id) {
+                Uniqueness::KeyId
+            } else if n1_taken {
+                Uniqueness::N1
+            } else if rows.values().any(|row| row.challenge == *r.challenge) {
+                Uniqueness::Challenge
+            } else {
+                return None;
+            };
+            if self.fault == Fault::PartialInsert && which == Uniqueness::Challenge {
+                self.leaked_n1.lock().unwrap().push(*r.n1_hash);
+            }
+            Some(if self.fault == Fault::WrongDuplicateName {
+                Uniqueness::KeyId
+            } else {
+                which
+            })
+        }
+    }
+
+    impl KeyStore for Naive {
+        fn load(&self, key_id: &KeyId) -> Result<Option<StoredRecord>, StoreError> {
+            Ok(self.rows().get(key_id).map(|row| {
+                let mut blob = row.blob.clone();
+                if self.fault == Fault::TruncatesBlobs {
+                    blob.truncate(8192);
+                }
+                StoredRecord {
+                    version: row.version,
+                    blob: blob.into(),
+                }
+            }))
+        }
+
+        fn find_n1(&self, n1_hash: &N1Hash) -> Result<Option<KeyId>, StoreError> {
+            Ok(self
+                .rows()
+                .iter()
+                .find(|(_, row)| row.n1 == *n1_hash)
+                .map(|(id, _)| *id))
+        }
+
+        fn insert(&self, r: &NewRecord<'_>) -> Result<(), StoreError> {
+            let mut rows = self.rows();
+            if let Some(which) = self.duplicate(&rows, r) {
+                return Err(StoreError::Duplicate(which));
+            }
+            if self.fault == Fault::CheckThenInsert {
+                drop(rows);
+                Self::pause();
+                rows = self.rows();
+            }
+            rows.insert(
+                *r.key_id,
+                Row {
+                    version: 0,
+                    blob: r.blob.to_vec(),
+                    n1: *r.n1_hash,
+                    challenge: *r.challenge,
+                },
+            );
+            Ok(())
+        }
+
+        fn compare_and_swap(
+            &self,
+            key_id: &KeyId,
+            expected_version: u64,
+            blob: &[u8],
+        ) -> Result<(), StoreError> {
+            let mut rows = self.rows();
+            let Some(row) = rows.get(key_id) else {
+                return Err(if self.fault == Fault::ConflictForUnknown {
+                    StoreError::Conflict
+                } else {
+                    StoreError::NotFound
+                });
+            };
+            if row.version != expected_version && self.fault != Fault::BlindWrite {
+                return Err(StoreError::Conflict);
+            }
+            if self.fault == Fault::CheckThenWrite {
+                drop(rows);
+                Self::pause();
+                rows = self.rows();
+            }
+            let row = rows.get_mut(key_id).unwrap();
+            row.version = if self.fault == Fault::VersionNotIncremented {
+                expected_version
+            } else {
+                row.version + 1
+            };
+            row.blob = blob.to_vec();
+            Ok(())
+        }
+    }
+
+    /// Runs the kit on a naive store with `fault`; returns the check that failed.
+    fn first_failure(fault: Fault) -> Option<&'static str> {
+        let all = test_kit::run_all(|| Naive::new(fault));
+        // The reopen checks, on one shared instance ("reopening" returns it again).
+        let shared = std::sync::Arc::new(Naive::new(fault));
+        let reopen = all.and_then(|()| test_kit::run_reopen(|| std::sync::Arc::clone(&shared)));
+        reopen.err().map(|f| {
+            eprintln!("{fault:?}: {f}");
+            f.check()
+        })
+    }
+
+    #[test]
+    fn a_correct_naive_store_passes() {
+        assert_eq!(first_failure(Fault::None), None);
+    }
+
+    #[test]
+    fn each_fault_is_caught_by_its_check() {
+        for (fault, check) in [
+            (Fault::BlindWrite, "stale_cas_conflicts"),
+            (Fault::CheckThenWrite, "concurrent_cas_no_lost_update"),
+            (Fault::ForgetsN1AfterWrites, "uniqueness_forever"),
+            (Fault::TruncatesBlobs, "blobs_byte_exact"),
+            (Fault::ConflictForUnknown, "cas_unknown_is_not_found"),
+            (Fault::WrongDuplicateName, "duplicate_n1_hash"),
+            (Fault::PartialInsert, "duplicate_challenge"),
+            (Fault::CheckThenInsert, "concurrent_insert_same_n1"),
+            (Fault::VersionNotIncremented, "cas_increments_version"),
+        ] {
+            assert_eq!(first_failure(fault), Some(check), "{fault:?}");
+        }
     }
 }

@@ -52,7 +52,10 @@ use sha2::{Digest, Sha256};
 
 use super::{CHALLENGE_LEN, KeyStore, N1Hash, NewRecord};
 use crate::error::{StoreError, Uniqueness};
-use crate::wire::ids::{KEY_ID_LEN, KeyId};
+use crate::wire::ids::KEY_ID_LEN;
+/// The key id type of [`KeyStore`]'s methods, re-exported here so that a store outside this
+/// crate can implement the trait.
+pub use crate::wire::ids::KeyId;
 
 /// A check that failed: which one, and what the store did.
 #[derive(Debug, Clone, PartialEq, Eq)]
