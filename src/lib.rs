@@ -63,6 +63,18 @@ pub use server::session::{
     DEFAULT_REQUEST_LIFETIME_SECS, Evaluation, MessageFacts, ServerPolicy, Settlement, admit, live,
     record_answer, settle, start_request,
 };
+/// The key-store conformance kit (feature `test-kit`): checks any [`KeyStore`] against the
+/// guarantees written on the trait.
+#[cfg(feature = "test-kit")]
+pub use server::store::conformance as test_kit;
+#[cfg(feature = "postgres")]
+pub use server::store::postgres::{
+    POSTGRES_DEFAULT_MAX_CONNECTIONS, POSTGRES_SCHEMA_VERSION, PostgresKeyStore,
+};
+#[cfg(feature = "sqlite")]
+pub use server::store::sqlite::{
+    SQLITE_DEFAULT_BUSY_TIMEOUT, SQLITE_SCHEMA_VERSION, SqliteKeyStore,
+};
 pub use server::store::{
     CHALLENGE_LEN, InMemoryKeyStore, KeyStore, N1Hash, NewRecord, StoredRecord,
 };

@@ -26,6 +26,13 @@ use zeroize::Zeroizing;
 use crate::error::{StoreError, Uniqueness};
 use crate::wire::ids::KeyId;
 
+#[cfg(feature = "test-kit")]
+pub mod conformance;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
 /// Length of the registration challenge (SPEC §3.0).
 pub const CHALLENGE_LEN: usize = 16;
 
