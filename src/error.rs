@@ -273,9 +273,9 @@ impl fmt::Display for Error {
             Error::SigningFailed => f.write_str("signing failed"),
             Error::Fault => f.write_str("fault detected; nothing released"),
             Error::InvalidSignature => f.write_str("invalid signature"),
-            Error::InvalidKey(k) => write!(f, "invalid key: {k:?}"),
-            Error::InvalidPin(p) => write!(f, "PIN refused by policy: {p:?}"),
-            Error::Decode(d) => write!(f, "cannot decode field `{}`: {:?}", d.field, d.kind),
+            Error::InvalidKey(k) => write!(f, "invalid key: {k}"),
+            Error::InvalidPin(p) => write!(f, "PIN refused by policy: {p}"),
+            Error::Decode(d) => write!(f, "{d}"),
             Error::InvalidRequest(why) => write!(f, "invalid request: {why}"),
             Error::MessageTooLong => f.write_str("message too long for the modulus"),
             Error::Unseal => f.write_str("sealed message could not be opened"),
@@ -296,9 +296,9 @@ impl fmt::Display for Error {
                 None => write!(f, "wrong PIN; {attempts_left} attempts left"),
             },
             Error::CloneDetected => f.write_str("cloned device share detected; key destroyed"),
-            Error::Store(s) => write!(f, "key store: {s:?}"),
+            Error::Store(s) => write!(f, "key store: {s}"),
             Error::Rng => f.write_str("random number generator failed"),
-            Error::Kek(k) => write!(f, "key-encryption key: {k:?}"),
+            Error::Kek(k) => write!(f, "key-encryption key: {k}"),
             Error::AlreadyRegistered => f.write_str("a key was already registered for this n1"),
             Error::InvalidChallenge(why) => write!(f, "registration challenge refused: {why}"),
             Error::ExchangePending => {
@@ -310,7 +310,125 @@ impl fmt::Display for Error {
     }
 }
 
-impl core::error::Error for Error {}
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::InvalidKey(e) => Some(e),
+            Error::InvalidPin(e) => Some(e),
+            Error::Decode(e) => Some(e),
+            Error::Store(e) => Some(e),
+            Error::Kek(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyError::EvenModulus => "the modulus is even",
+            KeyError::ModulusSize => "the modulus has an unsupported size",
+            KeyError::PublicExponent => "the public exponent is not 65537",
+            KeyError::NotCoprime => "n1 and n2 are not coprime",
+            KeyError::CompositeMismatch => "n is not n1 times n2",
+            KeyError::BadPrime => "a prime failed its checks",
+        })
+    }
+}
+
+impl core::error::Error for KeyError {}
+
+impl fmt::Display for PinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PinError::NotDigits => f.write_str("a PIN has decimal digits only"),
+            PinError::Length { min, max } => {
+                write!(f, "a PIN has {min} to {max} digits")
+            }
+            PinError::Trivial => f.write_str("the PIN is too easy to guess"),
+        }
+    }
+}
+
+impl core::error::Error for PinError {}
+
+impl fmt::Display for DecodeErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DecodeErrorKind::Truncated => "the input ends inside it",
+            DecodeErrorKind::TrailingBytes => "bytes follow the last field",
+            DecodeErrorKind::BadMagic => "wrong magic bytes",
+            DecodeErrorKind::BadVersion => "unsupported format version",
+            DecodeErrorKind::BadType => "wrong message type",
+            DecodeErrorKind::TooLong => "longer than its maximum",
+            DecodeErrorKind::NonCanonical => "not in canonical form",
+            DecodeErrorKind::OutOfRange => "out of range",
+            DecodeErrorKind::UnknownTag => "unknown tag",
+            DecodeErrorKind::Invalid => "invalid",
+        })
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot decode field `{}`: {}", self.field, self.kind)
+    }
+}
+
+impl core::error::Error for DecodeError {}
+
+impl fmt::Display for Uniqueness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Uniqueness::KeyId => "the key id is taken",
+            Uniqueness::N1 => "a key was already registered with this n1",
+            Uniqueness::Challenge => "the registration challenge was already used",
+        })
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::NotFound => f.write_str("no record with that key id"),
+            StoreError::Conflict => {
+                f.write_str("the record changed concurrently (compare-and-swap lost)")
+            }
+            StoreError::Duplicate(u) => write!(f, "not inserted: {u}"),
+            StoreError::Backend(e) => write!(f, "the backend failed: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            StoreError::Backend(e) => Some(&*e.0),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for KekError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KekError::UnknownKek(id) => write!(f, "no key-encryption key with id {id}"),
+            KekError::NotAuthentic => {
+                f.write_str("the sealed share does not authenticate for this key")
+            }
+            KekError::Provider(e) => write!(f, "the key-encryption key provider failed: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for KekError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            KekError::Provider(e) => Some(&*e.0),
+            _ => None,
+        }
+    }
+}
 
 /// The crate's result type.
 pub type Result<T> = core::result::Result<T, Error>;
