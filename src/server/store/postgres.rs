@@ -82,8 +82,11 @@ struct Pool {
 /// under an advisory lock, so that several servers starting at once do not race); a schema
 /// newer than this library's is refused.
 ///
-/// Connections: a small pool, opened on demand up to a maximum; a connection the server
-/// closed is dropped and a new one opened on the next call. [`connect`](PostgresKeyStore::connect)
+/// Connections: a small pool, opened on demand up to a maximum, each call holding one
+/// connection for one statement. A connection the server closed (a restart, an idle timeout)
+/// is replaced: a read that finds its connection closed runs once more on a new one; a write
+/// is never repeated, since it may have committed before the connection broke: it fails with
+/// [`StoreError::Backend`], and the caller reloads. [`connect`](PostgresKeyStore::connect)
 /// uses no TLS (a Unix socket or a loopback address); for a remote server, pass a TLS
 /// connector through [`with_connector`](PostgresKeyStore::with_connector).
 pub struct PostgresKeyStore {
@@ -187,7 +190,9 @@ impl PostgresKeyStore {
                         conn: Some(conn),
                     }),
                     Err(e) => {
-                        self.lock_pool().open -= 1;
+                        let mut pool = self.lock_pool();
+                        pool.open = pool.open.saturating_sub(1);
+                        drop(pool);
                         self.returned.notify_one();
                         Err(e)
                     }
@@ -199,9 +204,7 @@ impl PostgresKeyStore {
                 .unwrap_or_else(PoisonError::into_inner);
         }
     }
-}
 
-impl PostgresKeyStore {
     /// Runs a read-only query returning at most one row. If it fails because the server had
     /// closed the connection (a restart, an idle timeout), it runs once more on another one:
     /// a read is safe to repeat. A write is not (it may have committed before the connection
