@@ -12,7 +12,9 @@
 use pkcs1::{RsaPssParams, RsaPssParamsRef, TrailerField};
 use spki::der::asn1::AnyRef;
 use spki::der::{Any, Tag};
-use spki::{AlgorithmIdentifier, AlgorithmIdentifierOwned, AlgorithmIdentifierRef, ObjectIdentifier};
+use spki::{
+    AlgorithmIdentifier, AlgorithmIdentifierOwned, AlgorithmIdentifierRef, ObjectIdentifier,
+};
 
 use crate::rsa::hash::HashAlg;
 use crate::rsa::padding::Scheme;
@@ -45,7 +47,9 @@ const fn hash_oid(hash: HashAlg) -> ObjectIdentifier {
 
 /// The `shaXXXWithRSAEncryption` identifier of RSASSA-PKCS1-v1_5 with `hash`, NULL parameters
 /// (RFC 4055 §5).
-pub(crate) const fn pkcs1v15_algorithm_identifier(hash: HashAlg) -> AlgorithmIdentifierRef<'static> {
+pub(crate) const fn pkcs1v15_algorithm_identifier(
+    hash: HashAlg,
+) -> AlgorithmIdentifierRef<'static> {
     let oid = match hash {
         HashAlg::Sha256 => SHA256_WITH_RSA,
         HashAlg::Sha384 => SHA384_WITH_RSA,

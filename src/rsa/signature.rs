@@ -154,6 +154,7 @@ impl fmt::Debug for Signature {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use spki::der::referenced::OwnedToRef;
 
     #[test]
     fn lengths() {
@@ -174,7 +175,10 @@ mod tests {
         let sig = Signature::try_from(vec![0, 1, 0xab]).unwrap();
         assert_eq!(sig.to_bytes().as_ref(), [0, 1, 0xab]);
         assert_eq!(sig.encoded_len(), 3);
-        assert_eq!(format!("{sig:x} {sig:X} {sig} {sig:?}"), "0001ab 0001AB 0001AB Signature(0001ab)");
+        assert_eq!(
+            format!("{sig:x} {sig:X} {sig} {sig:?}"),
+            "0001ab 0001AB 0001AB Signature(0001ab)"
+        );
         let bits = sig.to_bitstring().unwrap();
         assert_eq!(bits.unused_bits(), 0);
         assert_eq!(Signature::try_from(bits.owned_to_ref()).unwrap(), sig);
