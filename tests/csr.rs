@@ -35,7 +35,7 @@ use split_rsa::csr::x509_cert::request::{CertReq, RequestBuilder};
 use split_rsa::hazmat::arith::Uint;
 use split_rsa::hazmat::{keygen, padding, signing};
 use split_rsa::pkcs1::LineEnding;
-use split_rsa::signature::{Keypair, Signer};
+use split_rsa::signature::{Error as SignatureError, Keypair, Signer};
 use split_rsa::spki::DynSignatureAlgorithmIdentifier;
 use split_rsa::{
     DeviceShare, Error, HashAlg, KeySize, PublicKey, Scheme, ServerShare, Signature, verify,
@@ -229,7 +229,7 @@ fn altered_request_is_refused() {
 }
 
 /// The `split_rsa::Error` at the end of a signer error's source chain.
-fn party_error(err: &split_rsa::signature::Error) -> Option<&Error> {
+fn party_error(err: &SignatureError) -> Option<&Error> {
     let mut e: &dyn core::error::Error = err;
     while let Some(next) = e.source() {
         e = next;

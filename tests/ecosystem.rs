@@ -89,8 +89,7 @@ fn sign_message(scheme: Scheme, msg: &[u8], rng: &mut ChaCha20Rng) -> Signature 
 
 fn tampered(sig: &Signature) -> Signature {
     let mut bytes = sig.to_vec();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x04;
+    bytes[100] ^= 0x04;
     Signature::try_from(bytes).unwrap()
 }
 

@@ -23,8 +23,10 @@ use rand_core::{Rng, SeedableRng};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use split_rsa::hazmat::padding;
+use split_rsa::pkcs1::Error as Pkcs1Error;
 use split_rsa::pkcs1::der::{Decode, ErrorKind};
 use split_rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey, LineEnding, RsaPublicKeyRef};
+use split_rsa::spki::Error as SpkiError;
 use split_rsa::spki::{DecodePublicKey, EncodePublicKey};
 use split_rsa::{Error, HashAlg, KeyError, PublicKey, Scheme, verify};
 
@@ -49,9 +51,9 @@ fn key_check(der: &[u8]) -> Option<Result<PublicKey, Error>> {
 }
 
 /// The DER error kind inside a `pkcs1` error.
-fn pkcs1_kind(r: Result<PublicKey, split_rsa::pkcs1::Error>) -> ErrorKind {
+fn pkcs1_kind(r: Result<PublicKey, Pkcs1Error>) -> ErrorKind {
     match r {
-        Err(split_rsa::pkcs1::Error::Asn1(e)) => e.kind(),
+        Err(Pkcs1Error::Asn1(e)) => e.kind(),
         other => panic!("expected a DER error, got {other:?}"),
     }
 }
@@ -417,11 +419,11 @@ fn strict_import_errors() {
         assert_eq!(key_check(&der), Some(Err(Error::InvalidKey(reason))));
         assert_eq!(
             PublicKey::from_pkcs1_der(&der),
-            Err(split_rsa::pkcs1::Error::KeyMalformed)
+            Err(Pkcs1Error::KeyMalformed)
         );
         assert_eq!(
             PublicKey::from_public_key_der(&spki(&alg, &der, 0)),
-            Err(split_rsa::spki::Error::KeyMalformed)
+            Err(SpkiError::KeyMalformed)
         );
     }
 
@@ -453,7 +455,6 @@ fn strict_import_errors() {
     pkcs1_kind(PublicKey::from_pkcs1_der(&three));
 
     // SubjectPublicKeyInfo: algorithm and parameters.
-    use split_rsa::spki::Error as SpkiError;
     let pss_alg = [&PSS_OID[..], &NULL].concat();
     assert!(matches!(
         PublicKey::from_public_key_der(&spki(&pss_alg, &good, 0)),
