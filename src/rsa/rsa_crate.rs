@@ -13,28 +13,28 @@ use ::rsa::traits::PublicKeyParts;
 use crate::error::{Error, KeyError, Result};
 use crate::rsa::public_key::PublicKey;
 
-/// `n` and `e` as `BoxedUint`s of exactly their byte length.
-fn boxed(bytes: &[u8]) -> BoxedUint {
-    // `bytes.len()` is at most 1024 (8192 bits): the bit precision fits a u32 and holds the
-    // value, so decoding cannot fail; a failure would yield zero and `rsa` would refuse it.
-    let bits = u32::try_from(8 * bytes.len()).unwrap_or(u32::MAX);
-    BoxedUint::from_be_slice(bytes, bits).unwrap_or_else(|_| BoxedUint::zero())
+/// A big-endian integer (`n` or `e`) as a `BoxedUint` with exactly its byte length as
+/// precision. Cannot fail for a key's `n` (at most 1024 bytes) or `e`.
+fn boxed(bytes: &[u8]) -> Result<BoxedUint> {
+    let bits = u32::try_from(8 * bytes.len()).map_err(|_| KeyError::ModulusSize)?;
+    BoxedUint::from_be_slice(bytes, bits).map_err(|_| KeyError::ModulusSize.into())
 }
 
-/// The same key for `rsa`: `RsaPublicKey::new` with the same `(n, e)`.
+/// The same key for `rsa`: `rsa::PublicKey::new` with the same `(n, e)`, under `rsa`'s own
+/// checks.
 ///
 /// # Errors
-/// [`Error::InvalidKey`] with [`KeyError::ModulusSize`] if `rsa` refuses the key, which
-/// happens only for the composites of the insecure test sizes below 1024 bits
-/// ([`KeySize::insecure_for_tests`](crate::KeySize::insecure_for_tests)): every key that
-/// [`PublicKey::from_modulus`] accepts converts.
+/// [`Error::InvalidKey`] with [`KeyError::ModulusSize`] if `rsa` refuses the key. It does not
+/// for any key of this crate (an odd `n` of 1024 to 8192 bits, composites of the insecure test
+/// sizes included, and `e = 65537` are within `rsa` 0.10's defaults); the error stays in case a
+/// later `rsa` tightens its checks.
 impl TryFrom<&PublicKey> for RsaPublicKey {
     type Error = Error;
 
     fn try_from(key: &PublicKey) -> Result<Self> {
-        let e = boxed(&key.e().to_be_bytes());
-        RsaPublicKey::new(boxed(key.modulus_bytes()), e)
-            .map_err(|_| Error::InvalidKey(KeyError::ModulusSize))
+        let n = boxed(key.modulus_bytes())?;
+        let e = boxed(&key.e().to_be_bytes())?;
+        RsaPublicKey::new(n, e).map_err(|_| Error::InvalidKey(KeyError::ModulusSize))
     }
 }
 
