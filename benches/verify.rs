@@ -1,6 +1,6 @@
 //! Verification-side costs (SPEC §4.6) for the default 6144-bit composite modulus: `verify`
 //! (s^e mod n plus the padding check), the encoders alone, and building a `PublicKey`
-//! (Montgomery setup plus the DER/PEM encodings).
+//! (Montgomery setup plus the DER encodings).
 #![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -16,12 +16,12 @@ fn bench(c: &mut Criterion) {
         "/tests/data/rsa6144.pem"
     ))
     .unwrap();
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
-    let n_bytes = key.n().to_bytes_be();
+    let key = rsa::PrivateKey::from_pkcs8_pem(&pem).unwrap();
+    let n_bytes = key.n_bytes().to_vec();
     let pk = PublicKey::from_modulus(&n_bytes).unwrap();
     let (n, d) = (
         BigUint::from_bytes_be(&n_bytes),
-        BigUint::from_bytes_be(&key.d().to_bytes_be()),
+        BigUint::from_bytes_be(&key.d().to_be_bytes()),
     );
     let digest = HashAlg::Sha256.digest(b"bench");
     let salt = [7u8; 32];

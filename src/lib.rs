@@ -1,4 +1,7 @@
 #![doc = include_str!("../README.md")]
+// docs.rs (`[package.metadata.docs.rs]`) builds with `--cfg docsrs`: feature badges on the
+// `hazmat`, `rsa` and `csr` items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // `unsafe` is denied crate-wide (Cargo.toml) and forbidden, so that no `allow` can lift it, in
 // every module but `arith`, whose `backend` module alone holds the x86-64 assembly.
@@ -23,6 +26,7 @@ mod device;
 #[forbid(unsafe_code)]
 mod error;
 #[cfg(feature = "hazmat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hazmat")))]
 #[forbid(unsafe_code)]
 pub mod hazmat;
 #[forbid(unsafe_code)]
@@ -48,6 +52,36 @@ pub use rsa::keygen::{DeviceShare, KeySize, RegistrationPayload, ServerShare};
 pub use rsa::padding::Scheme;
 pub use rsa::public_key::PublicKey;
 pub use rsa::verify::verify;
+
+// The RustCrypto ecosystem (STYLE.md rule 11): the crates whose traits the public key, the
+// verifying keys and the signature implement, re-exported so that callers name the same
+// versions; the signature type; one verifying key per scheme, digest-generic, as in `rsa`.
+pub use pkcs1;
+pub use rsa::digest::SupportedDigest;
+pub use rsa::signature::Signature;
+pub use sha2;
+pub use signature;
+pub use spki;
+
+/// RSASSA-PKCS1-v1_5 (RFC 8017 §8.2): the verifying key of the `signature` traits.
+pub mod pkcs1v15 {
+    pub use crate::rsa::verifying_key::pkcs1v15::VerifyingKey;
+}
+
+/// RSASSA-PSS (RFC 8017 §8.1) with the SPEC §4.1 profile: the verifying key of the `signature`
+/// traits.
+pub mod pss {
+    pub use crate::rsa::verifying_key::pss::VerifyingKey;
+}
+
+/// Certificate signing requests signed by the two parties of a split key, through `x509-cert`
+/// (feature `csr`).
+#[cfg(feature = "csr")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csr")))]
+pub mod csr {
+    pub use crate::rsa::csr::SplitSigner;
+    pub use x509_cert;
+}
 pub use secret::SecretBytes;
 pub use server::kek::{KEK_NONCE_LEN, KEK_TAG_LEN, KekId, KeyEncryptionKey};
 pub use server::kek::{LOCAL_KEK_LEN, LocalKek};

@@ -11,6 +11,13 @@ pub mod keygen;
 #[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
 pub mod prime;
 
+// X.509 signature algorithm identifiers of the schemes.
+pub mod algorithm;
+// Certificate signing requests signed by both parties (`x509-cert`).
+#[cfg(feature = "csr")]
+pub mod csr;
+// The RustCrypto digest types of the supported hashes.
+pub mod digest;
 pub mod hash;
 // The encoders are used by signing (SPEC §4.2) and re-exported under `hazmat`.
 #[cfg_attr(
@@ -19,5 +26,12 @@ pub mod hash;
 )]
 pub mod padding;
 pub mod public_key;
+// Conversions to and from RustCrypto `rsa`'s `RsaPublicKey`.
+#[cfg(feature = "rsa")]
+pub mod rsa_crate;
+// The signature type of the `signature` traits.
+pub mod signature;
 pub mod signing;
 pub mod verify;
+// Verifying keys for the `signature` traits.
+pub mod verifying_key;

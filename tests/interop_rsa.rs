@@ -1,4 +1,4 @@
-//! Interoperability with an independent implementation, RustCrypto `rsa` 0.9, for all six
+//! Interoperability with an independent implementation, RustCrypto `rsa` 0.10, for all six
 //! scheme × hash combinations (SPEC §1 (e), §4.1):
 //!
 //! 1. `rsa` signatures verify under our `verify`; tampered ones do not.
@@ -19,47 +19,54 @@
     clippy::integer_division
 )]
 
+use core::convert::Infallible;
+
 use num_bigint::BigUint;
+use rand_core::{TryCryptoRng, TryRng};
+use rsa::BoxedUint;
 use rsa::pkcs8::DecodePrivateKey;
-use rsa::rand_core::{CryptoRng, RngCore};
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-use rsa::{Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
-use sha2_010::{Sha256, Sha384, Sha512};
+use rsa::{Pkcs1v15Sign, PrivateKey as RsaPrivateKey, Pss, PublicKey as RsaPublicKey};
+use sha2::{Sha256, Sha384, Sha512};
 use split_rsa::hazmat::padding;
 use split_rsa::{Error, HashAlg, PublicKey, Scheme, verify};
 
-/// A deterministic test RNG (SplitMix64) for the `rand_core` 0.6 traits that `rsa` 0.9 takes.
-/// Cloning it lets the test replay the bytes `rsa` draws.
+/// A deterministic test RNG (SplitMix64) for the `rand_core` 0.10 traits that `rsa` 0.10
+/// takes. Cloning it lets the test replay the bytes `rsa` draws.
 #[derive(Clone)]
 struct SplitMix(u64);
 
-impl RngCore for SplitMix {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
+impl TryRng for SplitMix {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(self.try_next_u64()? as u32)
     }
-    fn next_u64(&mut self) -> u64 {
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        Ok(z ^ (z >> 31))
     }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Infallible> {
         for chunk in dest.chunks_mut(8) {
-            let v = self.next_u64().to_le_bytes();
+            let v = self.try_next_u64()?.to_le_bytes();
             chunk.copy_from_slice(&v[..chunk.len()]);
         }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rsa::rand_core::Error> {
-        self.fill_bytes(dest);
         Ok(())
     }
 }
 
-impl CryptoRng for SplitMix {}
+impl TryCryptoRng for SplitMix {}
 
 fn data(name: &str) -> String {
     std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn boxed(x: &BigUint) -> BoxedUint {
+    let b = x.to_bytes_be();
+    BoxedUint::from_be_slice(&b, 8 * b.len() as u32).unwrap()
 }
 
 fn keys() -> Vec<RsaPrivateKey> {
@@ -67,23 +74,23 @@ fn keys() -> Vec<RsaPrivateKey> {
     let pq = data("rsa2049_pq.txt");
     let mut it = pq
         .lines()
-        .map(|l| rsa::BigUint::parse_bytes(l.split('=').nth(1).unwrap().as_bytes(), 16).unwrap());
+        .map(|l| BigUint::parse_bytes(l.split('=').nth(1).unwrap().as_bytes(), 16).unwrap());
     let (p, q) = (it.next().unwrap(), it.next().unwrap());
-    keys.push(RsaPrivateKey::from_p_q(p, q, rsa::BigUint::from(65537u32)).unwrap());
+    keys.push(RsaPrivateKey::from_p_q(boxed(&p), boxed(&q), BoxedUint::from(65537u32)).unwrap());
     for name in ["rsa3072.pem", "rsa6142.pem", "rsa6144.pem"] {
         keys.push(RsaPrivateKey::from_pkcs8_pem(&data(name)).unwrap());
     }
-    let bits: Vec<usize> = keys.iter().map(|k| k.n().bits()).collect();
+    let bits: Vec<u64> = keys.iter().map(|k| big(k.n()).bits()).collect();
     assert_eq!(bits, [2049, 3072, 6142, 6144]);
     keys
 }
 
 fn ours(key: &RsaPrivateKey) -> PublicKey {
-    PublicKey::from_modulus(&key.n().to_bytes_be()).unwrap()
+    PublicKey::from_modulus(&key.n_bytes()).unwrap()
 }
 
-fn big(x: &rsa::BigUint) -> BigUint {
-    BigUint::from_bytes_be(&x.to_bytes_be())
+fn big(x: &BoxedUint) -> BigUint {
+    BigUint::from_bytes_be(&x.to_be_bytes())
 }
 
 fn be_bytes(x: &BigUint, k: usize) -> Vec<u8> {
@@ -103,43 +110,38 @@ fn all_schemes() -> Vec<Scheme> {
         .collect()
 }
 
-fn pkcs1v15(h: HashAlg) -> Pkcs1v15Sign {
-    match h {
-        HashAlg::Sha256 => Pkcs1v15Sign::new::<Sha256>(),
-        HashAlg::Sha384 => Pkcs1v15Sign::new::<Sha384>(),
-        HashAlg::Sha512 => Pkcs1v15Sign::new::<Sha512>(),
-    }
-}
-
-fn pss(h: HashAlg) -> Pss {
-    match h {
-        HashAlg::Sha256 => Pss::new_with_salt::<Sha256>(32),
-        HashAlg::Sha384 => Pss::new_with_salt::<Sha384>(48),
-        HashAlg::Sha512 => Pss::new_with_salt::<Sha512>(64),
-    }
-}
-
 /// `rsa` signs `digest` under `scheme`; returns the signature and the PSS salt it drew.
 fn rsa_sign(key: &RsaPrivateKey, scheme: Scheme, digest: &[u8], seed: u64) -> (Vec<u8>, Vec<u8>) {
     let mut rng = SplitMix(seed);
-    match scheme {
-        Scheme::Pkcs1v15(h) => (
-            key.sign_with_rng(&mut rng, pkcs1v15(h), digest).unwrap(),
-            Vec::new(),
-        ),
-        Scheme::Pss(h) => {
-            // `rsa` draws the salt first: replay it from a clone of the RNG.
-            let mut salt = vec![0u8; h.output_len()];
-            rng.clone().fill_bytes(&mut salt);
-            (key.sign_with_rng(&mut rng, pss(h), digest).unwrap(), salt)
+    // `rsa` draws the PSS salt first: replay it from a clone of the RNG.
+    let mut salt = vec![0u8; scheme.salt_len()];
+    rng.clone().try_fill_bytes(&mut salt).unwrap();
+    let sig = match scheme {
+        Scheme::Pkcs1v15(HashAlg::Sha256) => {
+            key.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha256>(), digest)
         }
-    }
+        Scheme::Pkcs1v15(HashAlg::Sha384) => {
+            key.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha384>(), digest)
+        }
+        Scheme::Pkcs1v15(HashAlg::Sha512) => {
+            key.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha512>(), digest)
+        }
+        Scheme::Pss(HashAlg::Sha256) => key.sign_with_rng(&mut rng, Pss::<Sha256>::new(), digest),
+        Scheme::Pss(HashAlg::Sha384) => key.sign_with_rng(&mut rng, Pss::<Sha384>::new(), digest),
+        Scheme::Pss(HashAlg::Sha512) => key.sign_with_rng(&mut rng, Pss::<Sha512>::new(), digest),
+    };
+    (sig.unwrap(), salt)
 }
 
+/// `rsa` verifies under `scheme` (PSS: salt length hLen, `Pss::new`).
 fn rsa_verify(key: &RsaPublicKey, scheme: Scheme, digest: &[u8], sig: &[u8]) -> rsa::Result<()> {
     match scheme {
-        Scheme::Pkcs1v15(h) => key.verify(pkcs1v15(h), digest, sig),
-        Scheme::Pss(h) => key.verify(pss(h), digest, sig),
+        Scheme::Pkcs1v15(HashAlg::Sha256) => key.verify(Pkcs1v15Sign::new::<Sha256>(), digest, sig),
+        Scheme::Pkcs1v15(HashAlg::Sha384) => key.verify(Pkcs1v15Sign::new::<Sha384>(), digest, sig),
+        Scheme::Pkcs1v15(HashAlg::Sha512) => key.verify(Pkcs1v15Sign::new::<Sha512>(), digest, sig),
+        Scheme::Pss(HashAlg::Sha256) => key.verify(Pss::<Sha256>::new(), digest, sig),
+        Scheme::Pss(HashAlg::Sha384) => key.verify(Pss::<Sha384>::new(), digest, sig),
+        Scheme::Pss(HashAlg::Sha512) => key.verify(Pss::<Sha512>::new(), digest, sig),
     }
 }
 
@@ -198,8 +200,18 @@ fn signatures_from_our_encoders_verify_under_rsa_crate() {
     for (i, key) in keys().iter().enumerate() {
         let pk = ours(key);
         let (n, d) = (big(key.n()), big(key.d()));
-        let rsa_pub =
-            RsaPublicKey::new_with_max_size(key.n().clone(), key.e().clone(), 8192).unwrap();
+        // `rsa` 0.10 takes moduli up to 8192 bits by default (0.9 needed `new_with_max_size`
+        // beyond 4096).
+        let rsa_pub = RsaPublicKey::new(key.n().as_ref().clone(), key.e().clone()).unwrap();
+        // With the `rsa` feature, the conversion from our key gives the same key.
+        #[cfg(feature = "rsa")]
+        {
+            let converted = RsaPublicKey::try_from(&pk).unwrap();
+            assert_eq!(
+                (converted.n_bytes(), converted.e_bytes()),
+                (rsa_pub.n_bytes(), rsa_pub.e_bytes())
+            );
+        }
         for (j, scheme) in all_schemes().into_iter().enumerate() {
             let h = scheme.hash();
             let digest = h.digest(format!("our message {i} {j}").as_bytes());

@@ -1,7 +1,9 @@
-//! PublicKey export/import against OpenSSL (the `openssl` CLI, run from the test; the test
-//! fails if it is missing) and RustCrypto `rsa` 0.9 (SPEC §3.6: PKCS#1 RSAPublicKey and
-//! SubjectPublicKeyInfo, DER and PEM), plus signatures exchanged with `openssl dgst`
-//! (SPEC §1 (e): any stock verifier accepts our signatures), and strict import errors.
+//! PublicKey export/import through the `pkcs1`/`spki` traits against OpenSSL (the `openssl`
+//! CLI, run from the test; the test fails if it is missing) and RustCrypto `rsa` 0.10
+//! (SPEC §3.6: PKCS#1 RSAPublicKey and SubjectPublicKeyInfo, DER and PEM), plus signatures
+//! exchanged with `openssl dgst` (SPEC §1 (e): any stock verifier accepts our signatures), and
+//! strict import errors: the traits' `pkcs1`/`spki` errors, and the exact SPEC §2 reason
+//! through `TryFrom<RsaPublicKeyRef>`.
 //!
 //! Keys: tests/data (see README there) and a fresh `openssl genpkey` 2048-bit key.
 #![allow(
@@ -21,9 +23,40 @@ use rand_core::{Rng, SeedableRng};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use split_rsa::hazmat::padding;
-use split_rsa::{
-    DecodeError, DecodeErrorKind, Error, HashAlg, KeyError, PublicKey, Scheme, verify,
-};
+use split_rsa::pkcs1::Error as Pkcs1Error;
+use split_rsa::pkcs1::der::{Decode, ErrorKind};
+use split_rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey, LineEnding, RsaPublicKeyRef};
+use split_rsa::spki::Error as SpkiError;
+use split_rsa::spki::{DecodePublicKey, EncodePublicKey};
+use split_rsa::{Error, HashAlg, KeyError, PublicKey, Scheme, verify};
+
+/// The four exports, through the traits.
+fn pkcs1_der(pk: &PublicKey) -> Vec<u8> {
+    pk.to_pkcs1_der().unwrap().as_bytes().to_vec()
+}
+fn pkcs1_pem(pk: &PublicKey) -> String {
+    pk.to_pkcs1_pem(LineEnding::LF).unwrap()
+}
+fn spki_der(pk: &PublicKey) -> Vec<u8> {
+    pk.to_public_key_der().unwrap().as_bytes().to_vec()
+}
+fn spki_pem(pk: &PublicKey) -> String {
+    pk.to_public_key_pem(LineEnding::LF).unwrap()
+}
+
+/// The exact SPEC §2 verdict on a PKCS#1 DER key: DER errors as `None`, key checks as
+/// `Some(Err(..))`.
+fn key_check(der: &[u8]) -> Option<Result<PublicKey, Error>> {
+    RsaPublicKeyRef::from_der(der).ok().map(PublicKey::try_from)
+}
+
+/// The DER error kind inside a `pkcs1` error.
+fn pkcs1_kind(r: Result<PublicKey, Pkcs1Error>) -> ErrorKind {
+    match r {
+        Err(Pkcs1Error::Asn1(e)) => e.kind(),
+        other => panic!("expected a DER error, got {other:?}"),
+    }
+}
 
 /// Runs `openssl args...` and returns its stdout; panics (fails the test) if openssl is
 /// missing or exits with an error.
@@ -124,7 +157,7 @@ fn export_matches_openssl_and_rsa_crate() {
         openssl(&[
             "pkey", "-in", &key_pem, "-pubout", "-outform", "DER", "-out", &spki,
         ]);
-        assert_eq!(std::fs::read(&spki).unwrap(), pk.to_public_key_der());
+        assert_eq!(std::fs::read(&spki).unwrap(), spki_der(&pk));
         let rsapub = dir.path("rsapub.der");
         openssl(&[
             "rsa",
@@ -136,28 +169,28 @@ fn export_matches_openssl_and_rsa_crate() {
             "-out",
             &rsapub,
         ]);
-        assert_eq!(std::fs::read(&rsapub).unwrap(), pk.to_pkcs1_der());
+        assert_eq!(std::fs::read(&rsapub).unwrap(), pkcs1_der(&pk));
 
         // OpenSSL parses all four of our exports to the same (n, e).
         let cases: [(&str, Vec<u8>, &[&str]); 4] = [
             (
                 "ours_spki.pem",
-                pk.to_public_key_pem().into_bytes(),
+                spki_pem(&pk).into_bytes(),
                 &["pkey", "-pubin"],
             ),
             (
                 "ours_spki.der",
-                pk.to_public_key_der(),
+                spki_der(&pk),
                 &["pkey", "-pubin", "-inform", "DER"],
             ),
             (
                 "ours_pkcs1.pem",
-                pk.to_pkcs1_pem().into_bytes(),
+                pkcs1_pem(&pk).into_bytes(),
                 &["rsa", "-RSAPublicKey_in"],
             ),
             (
                 "ours_pkcs1.der",
-                pk.to_pkcs1_der(),
+                pkcs1_der(&pk),
                 &["rsa", "-RSAPublicKey_in", "-inform", "DER"],
             ),
         ];
@@ -174,26 +207,25 @@ fn export_matches_openssl_and_rsa_crate() {
             );
         }
 
-        // The rsa crate parses them too (its high-level key type stops at 4096 bits; beyond
-        // that, its PKCS#1/SPKI structures).
-        use rsa::pkcs1::der::Decode;
-        let pkcs1_der = pk.to_pkcs1_der();
-        let p1 = rsa::pkcs1::RsaPublicKey::from_der(&pkcs1_der).unwrap();
-        assert_eq!(p1.modulus.as_bytes(), pk.modulus_bytes());
-        assert_eq!(p1.public_exponent.as_bytes(), [1, 0, 1]);
-        let spki_der = pk.to_public_key_der();
-        let s = rsa::pkcs8::spki::SubjectPublicKeyInfoRef::try_from(spki_der.as_slice()).unwrap();
-        assert_eq!(s.algorithm.oid, rsa::pkcs1::ALGORITHM_OID);
-        assert_eq!(s.subject_public_key.raw_bytes(), pk.to_pkcs1_der());
-        if pk.bits() <= 4096 {
-            use rsa::pkcs1::DecodeRsaPublicKey;
-            use rsa::pkcs8::DecodePublicKey;
-            let a = rsa::RsaPublicKey::from_public_key_pem(&pk.to_public_key_pem()).unwrap();
-            let b = rsa::RsaPublicKey::from_pkcs1_pem(&pk.to_pkcs1_pem()).unwrap();
-            assert_eq!(a, b);
-            assert_eq!(a.n().to_bytes_be(), pk.modulus_bytes());
-            assert_eq!(a.e(), &rsa::BigUint::from(65537u32));
+        // The rsa crate parses them too, at every size (0.10 takes up to 8192 bits by
+        // default; 0.9's high-level key type stopped at 4096).
+        let a = rsa::PublicKey::from_public_key_pem(&spki_pem(&pk)).unwrap();
+        let b = rsa::PublicKey::from_pkcs1_pem(&pkcs1_pem(&pk)).unwrap();
+        let c = rsa::PublicKey::from_public_key_der(&spki_der(&pk)).unwrap();
+        let d = rsa::PublicKey::from_pkcs1_der(&pkcs1_der(&pk)).unwrap();
+        for k in [&a, &b, &c, &d] {
+            assert_eq!(&*k.n_bytes(), pk.modulus_bytes());
+            assert_eq!(&*k.e_bytes(), [1, 0, 1]);
         }
+        // And what rsa exports, we import.
+        assert_eq!(
+            PublicKey::from_public_key_der(a.to_public_key_der().unwrap().as_bytes()).unwrap(),
+            pk
+        );
+        assert_eq!(
+            PublicKey::from_pkcs1_der(b.to_pkcs1_der().unwrap().as_bytes()).unwrap(),
+            pk
+        );
     }
 }
 
@@ -228,10 +260,10 @@ fn openssl_genpkey_key_imports_and_signatures_interoperate() {
         // openssl dgst signs, we verify; we sign (our encoder + raw RSA with d), openssl
         // verifies. PSS with MGF1 of the same hash and sLen = hLen (SPEC §4.1).
         let rsa_key =
-            rsa::RsaPrivateKey::from_pkcs8_pem(&std::fs::read_to_string(&key).unwrap()).unwrap();
+            rsa::PrivateKey::from_pkcs8_pem(&std::fs::read_to_string(&key).unwrap()).unwrap();
         let (n, d) = (
-            BigUint::from_bytes_be(&rsa_key.n().to_bytes_be()),
-            BigUint::from_bytes_be(&rsa_key.d().to_bytes_be()),
+            BigUint::from_bytes_be(&rsa_key.n_bytes()),
+            BigUint::from_bytes_be(&rsa_key.d().to_be_bytes()),
         );
         let msg = dir.path("msg");
         std::fs::write(&msg, b"split-rsa interop message").unwrap();
@@ -347,148 +379,120 @@ fn fixture_modulus() -> Vec<u8> {
         .to_bytes_be()
 }
 
-fn decode_err(field: &'static str, kind: DecodeErrorKind) -> Error {
-    Error::Decode(DecodeError::new(field, kind))
-}
-
 #[test]
 fn strict_import_errors() {
     let n = fixture_modulus();
     let e = [1u8, 0, 1];
     let good = rsa_public_key(&int(&n), &int(&e));
     let pk = PublicKey::from_pkcs1_der(&good).unwrap();
-    assert_eq!(pk.to_pkcs1_der(), good, "our hand-built DER is canonical");
+    assert_eq!(pkcs1_der(&pk), good, "our hand-built DER is canonical");
     let alg = [&RSA_OID[..], &NULL].concat();
     assert_eq!(
         PublicKey::from_public_key_der(&spki(&alg, &good, 0)).unwrap(),
         pk
     );
 
-    // Key checks.
-    assert_eq!(
-        PublicKey::from_pkcs1_der(&rsa_public_key(&int(&n), &int(&[3]))),
-        Err(Error::InvalidKey(KeyError::PublicExponent))
-    );
-    assert_eq!(
-        PublicKey::from_pkcs1_der(&rsa_public_key(&int(&n), &int(&[1, 0, 0, 1]))),
-        Err(Error::InvalidKey(KeyError::PublicExponent))
-    );
+    // Key checks: the exact reason through TryFrom<RsaPublicKeyRef>, `KeyMalformed` through
+    // the traits.
     let mut even = n.clone();
     *even.last_mut().unwrap() ^= 1;
-    assert_eq!(
-        PublicKey::from_pkcs1_der(&rsa_public_key(&int(&even), &int(&e))),
-        Err(Error::InvalidKey(KeyError::EvenModulus))
-    );
-    assert_eq!(
-        PublicKey::from_pkcs1_der(&rsa_public_key(&int(&n[..128]), &int(&e))),
-        Err(Error::InvalidKey(KeyError::ModulusSize))
-    );
-    assert_eq!(
-        PublicKey::from_pkcs1_der(&rsa_public_key(&int(&[n.as_slice(); 3].concat()), &int(&e))),
-        Err(Error::InvalidKey(KeyError::ModulusSize))
-    );
+    let bad_keys = [
+        (
+            rsa_public_key(&int(&n), &int(&[3])),
+            KeyError::PublicExponent,
+        ),
+        (
+            rsa_public_key(&int(&n), &int(&[1, 0, 0, 1])),
+            KeyError::PublicExponent,
+        ),
+        (rsa_public_key(&int(&even), &int(&e)), KeyError::EvenModulus),
+        (
+            rsa_public_key(&int(&n[..128]), &int(&e)),
+            KeyError::ModulusSize,
+        ),
+        (
+            rsa_public_key(&int(&[n.as_slice(); 3].concat()), &int(&e)),
+            KeyError::ModulusSize,
+        ),
+    ];
+    for (der, reason) in bad_keys {
+        assert_eq!(key_check(&der), Some(Err(Error::InvalidKey(reason))));
+        assert_eq!(
+            PublicKey::from_pkcs1_der(&der),
+            Err(Pkcs1Error::KeyMalformed)
+        );
+        assert_eq!(
+            PublicKey::from_public_key_der(&spki(&alg, &der, 0)),
+            Err(SpkiError::KeyMalformed)
+        );
+    }
 
     // DER strictness.
     let padded_n = [&[0u8, 0][..], &n].concat(); // non-minimal INTEGER
-    assert_eq!(
-        PublicKey::from_pkcs1_der(&rsa_public_key(&int_raw(&padded_n), &int(&e))),
-        Err(decode_err("RSAPublicKey", DecodeErrorKind::NonCanonical))
-    );
-    // Negative modulus (top bit set, no leading zero).
     assert!(matches!(
-        PublicKey::from_pkcs1_der(&rsa_public_key(&int_raw(&n), &int(&e))),
-        Err(Error::Decode(DecodeError {
-            field: "RSAPublicKey",
-            ..
-        }))
+        pkcs1_kind(PublicKey::from_pkcs1_der(&rsa_public_key(
+            &int_raw(&padded_n),
+            &int(&e)
+        ))),
+        ErrorKind::Noncanonical { .. } | ErrorKind::Value { .. }
     ));
+    // Negative modulus (top bit set, no leading zero).
+    assert!(key_check(&rsa_public_key(&int_raw(&n), &int(&e))).is_none());
+    pkcs1_kind(PublicKey::from_pkcs1_der(&rsa_public_key(
+        &int_raw(&n),
+        &int(&e),
+    )));
     let mut trailing = good.clone();
     trailing.push(0);
-    assert_eq!(
-        PublicKey::from_pkcs1_der(&trailing),
-        Err(decode_err("RSAPublicKey", DecodeErrorKind::TrailingBytes))
-    );
     assert!(matches!(
-        PublicKey::from_pkcs1_der(&good[..good.len() - 1]),
-        Err(Error::Decode(DecodeError {
-            field: "RSAPublicKey",
-            ..
-        }))
+        pkcs1_kind(PublicKey::from_pkcs1_der(&trailing)),
+        ErrorKind::TrailingData { .. }
     ));
-    assert!(matches!(
-        PublicKey::from_pkcs1_der(&[]),
-        Err(Error::Decode(_))
-    ));
+    pkcs1_kind(PublicKey::from_pkcs1_der(&good[..good.len() - 1]));
+    pkcs1_kind(PublicKey::from_pkcs1_der(&[]));
     // A third INTEGER inside the SEQUENCE.
     let three = tlv(0x30, &[int(&n), int(&e), int(&e)].concat());
-    assert!(matches!(
-        PublicKey::from_pkcs1_der(&three),
-        Err(Error::Decode(_))
-    ));
+    pkcs1_kind(PublicKey::from_pkcs1_der(&three));
 
     // SubjectPublicKeyInfo: algorithm and parameters.
     let pss_alg = [&PSS_OID[..], &NULL].concat();
-    assert_eq!(
+    assert!(matches!(
         PublicKey::from_public_key_der(&spki(&pss_alg, &good, 0)),
-        Err(decode_err(
-            "SubjectPublicKeyInfo.algorithm",
-            DecodeErrorKind::UnknownTag
-        ))
-    );
+        Err(SpkiError::OidUnknown { .. })
+    ));
     assert_eq!(
         PublicKey::from_public_key_der(&spki(&RSA_OID, &good, 0)),
-        Err(decode_err(
-            "SubjectPublicKeyInfo.algorithm.parameters",
-            DecodeErrorKind::Invalid
-        ))
+        Err(SpkiError::AlgorithmParametersMissing)
     );
     let int_params = [&RSA_OID[..], &int(&[0])].concat();
     assert_eq!(
         PublicKey::from_public_key_der(&spki(&int_params, &good, 0)),
-        Err(decode_err(
-            "SubjectPublicKeyInfo.algorithm.parameters",
-            DecodeErrorKind::Invalid
-        ))
+        Err(SpkiError::KeyMalformed)
     );
-    assert!(matches!(
-        PublicKey::from_public_key_der(&spki(&alg, &good, 1)),
-        Err(Error::Decode(_))
-    ));
+    assert!(PublicKey::from_public_key_der(&spki(&alg, &good, 1)).is_err());
     assert!(matches!(
         PublicKey::from_public_key_der(&spki(&alg, &trailing, 0)),
-        Err(Error::Decode(DecodeError {
-            field: "RSAPublicKey",
-            ..
-        }))
+        Err(SpkiError::Asn1(_))
     ));
     // PKCS#1 DER where SPKI is expected and vice versa.
     assert!(matches!(
         PublicKey::from_public_key_der(&good),
-        Err(Error::Decode(_))
+        Err(SpkiError::Asn1(_))
     ));
-    assert!(matches!(
-        PublicKey::from_pkcs1_der(&pk.to_public_key_der()),
-        Err(Error::Decode(_))
-    ));
+    pkcs1_kind(PublicKey::from_pkcs1_der(&spki_der(&pk)));
 
     // PEM labels and syntax.
-    assert_eq!(
-        PublicKey::from_public_key_pem(&pk.to_pkcs1_pem()),
-        Err(decode_err("PEM", DecodeErrorKind::BadType))
-    );
-    assert_eq!(
-        PublicKey::from_pkcs1_pem(&pk.to_public_key_pem()),
-        Err(decode_err("PEM", DecodeErrorKind::BadType))
-    );
-    let pem = pk.to_public_key_pem();
     assert!(matches!(
-        PublicKey::from_public_key_pem(&pem.replace('A', "*")),
-        Err(Error::Decode(_))
+        PublicKey::from_public_key_pem(&pkcs1_pem(&pk)),
+        Err(SpkiError::Asn1(e)) if matches!(e.kind(), ErrorKind::Pem(_))
     ));
     assert!(matches!(
-        PublicKey::from_public_key_pem(&pem[..pem.len() / 2]),
-        Err(Error::Decode(_))
+        pkcs1_kind(PublicKey::from_pkcs1_pem(&spki_pem(&pk))),
+        ErrorKind::Pem(_)
     ));
+    let pem = spki_pem(&pk);
+    assert!(PublicKey::from_public_key_pem(&pem.replace('A', "*")).is_err());
+    assert!(PublicKey::from_public_key_pem(&pem[..pem.len() / 2]).is_err());
 }
 
 /// Seeded random and mutated inputs never panic and never import a key other than the
@@ -497,7 +501,7 @@ fn strict_import_errors() {
 fn importers_do_not_panic() {
     let mut rng = ChaCha20Rng::seed_from_u64(0x5eed_0003);
     let pk = PublicKey::from_modulus(&fixture_modulus()).unwrap();
-    let inputs = [pk.to_pkcs1_der(), pk.to_public_key_der()];
+    let inputs = [pkcs1_der(&pk), spki_der(&pk)];
     let mut imported = 0;
     for i in 0..4000 {
         let base = &inputs[i % 2];
@@ -519,13 +523,13 @@ fn importers_do_not_panic() {
             }
         }
         let results = [
-            PublicKey::from_pkcs1_der(&v),
-            PublicKey::from_public_key_der(&v),
+            PublicKey::from_pkcs1_der(&v).ok(),
+            PublicKey::from_public_key_der(&v).ok(),
         ];
         for k in results.into_iter().flatten() {
             // A bit flip inside the modulus gives another valid-looking key; anything
             // that imports must re-encode to exactly the input (canonical DER).
-            assert!(k.to_pkcs1_der() == v || k.to_public_key_der() == v);
+            assert!(pkcs1_der(&k) == v || spki_der(&k) == v);
             imported += 1;
         }
         let s = String::from_utf8_lossy(&v);

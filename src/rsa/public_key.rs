@@ -1,30 +1,27 @@
 //! The composite public key `(n, e)` (SPEC §2, §3.6): what a CA certifies and what any
 //! verifier uses. It exports and imports as PKCS#1 `RSAPublicKey` and X.509
-//! `SubjectPublicKeyInfo` (rsaEncryption, NULL parameters), in DER and PEM.
+//! `SubjectPublicKeyInfo` (rsaEncryption, NULL parameters), in DER and PEM, through the
+//! RustCrypto traits ([`EncodeRsaPublicKey`], [`DecodeRsaPublicKey`], [`EncodePublicKey`],
+//! [`spki::DecodePublicKey`]), so that it plugs into `x509-cert` and any other crate of the
+//! ecosystem.
 //!
 //! Everything in a public key is public: nothing here needs to be constant-time.
 
 use core::fmt;
 
 use pkcs1::der::asn1::{BitStringRef, UintRef};
-use pkcs1::der::pem::LineEnding;
-use pkcs1::der::{Decode, Encode, ErrorKind};
-use pkcs1::{ALGORITHM_OID, RsaPublicKeyRef};
-use spki::SubjectPublicKeyInfoRef;
+use pkcs1::der::{Decode, Document, Encode};
+use pkcs1::{ALGORITHM_OID, DecodeRsaPublicKey, EncodeRsaPublicKey, RsaPublicKeyRef};
+use spki::{EncodePublicKey, SubjectPublicKeyInfoRef};
 
 use crate::arith::{LIMB_BYTES, Modulus, Residue, Uint};
-use crate::error::{DecodeError, DecodeErrorKind, Error, KeyError, Result};
+use crate::error::{Error, KeyError, Result};
 use crate::rsa::keygen::N;
 
 /// The public exponent `e = 65537` of every key (SPEC §2).
 const E: u32 = 65537;
 /// `e` as a big-endian byte string, as it appears in DER.
 const E_BYTES: [u8; 3] = [0x01, 0x00, 0x01];
-
-/// PEM label of a PKCS#1 `RSAPublicKey` (RFC 7468 is silent; OpenSSL's "RSA PUBLIC KEY").
-const PKCS1_PEM_LABEL: &str = "RSA PUBLIC KEY";
-/// PEM label of a `SubjectPublicKeyInfo` (RFC 7468 §13).
-const SPKI_PEM_LABEL: &str = "PUBLIC KEY";
 
 /// An RSA public key `(n, e)` with `e = 65537` (SPEC §2): the composite key of a split key
 /// (SPEC §3.6), or a key imported from elsewhere for verification.
@@ -37,13 +34,27 @@ const SPKI_PEM_LABEL: &str = "PUBLIC KEY";
 /// composites below 2048 bits) exist only as the public key of a [`DeviceRecord`](crate::DeviceRecord)
 /// made with those sizes; they export but do not import.
 ///
+/// # Encodings
+///
+/// | format | export | import |
+/// | --- | --- | --- |
+/// | PKCS#1 `RSAPublicKey`, DER / PEM (`RSA PUBLIC KEY`) | [`EncodeRsaPublicKey`] | [`DecodeRsaPublicKey`] |
+/// | `SubjectPublicKeyInfo`, DER / PEM (`PUBLIC KEY`) | [`EncodePublicKey`] | [`spki::DecodePublicKey`] |
+/// | raw modulus | [`modulus_bytes`](Self::modulus_bytes) | [`from_modulus`](Self::from_modulus) |
+///
+/// The DER exports are canonical; imports are strict (canonical DER, no trailing bytes, the
+/// PEM label checked). The trait decoders answer the `pkcs1`/`spki` error types; for the exact
+/// SPEC §2 check a key failed, convert a parsed [`RsaPublicKeyRef`] with [`TryFrom`].
+///
 /// # Example
 ///
 /// Import (here a 2048-bit key exported by `openssl pkey -pubout`), export in the other
 /// formats, and re-import:
 ///
 /// ```
-/// use split_rsa::{DecodeErrorKind, Error, PublicKey};
+/// use split_rsa::PublicKey;
+/// use split_rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey, LineEnding};
+/// use split_rsa::spki::{DecodePublicKey, EncodePublicKey};
 ///
 /// let spki_pem = "\
 /// -----BEGIN PUBLIC KEY-----
@@ -60,19 +71,17 @@ const SPKI_PEM_LABEL: &str = "PUBLIC KEY";
 /// assert_eq!((key.bits(), key.size(), key.e()), (2048, 256, 65537));
 ///
 /// // The exports are canonical: the SubjectPublicKeyInfo PEM comes back byte for byte.
-/// assert_eq!(key.to_public_key_pem().trim_end(), spki_pem.trim_end());
-/// assert!(key.to_pkcs1_pem().starts_with("-----BEGIN RSA PUBLIC KEY-----"));
-/// assert_eq!(PublicKey::from_pkcs1_pem(&key.to_pkcs1_pem())?, key);
-/// assert_eq!(PublicKey::from_pkcs1_der(&key.to_pkcs1_der())?, key);
-/// assert_eq!(PublicKey::from_public_key_der(&key.to_public_key_der())?, key);
+/// assert_eq!(key.to_public_key_pem(LineEnding::LF)?, spki_pem);
+/// let pkcs1_pem = key.to_pkcs1_pem(LineEnding::LF)?;
+/// assert!(pkcs1_pem.starts_with("-----BEGIN RSA PUBLIC KEY-----"));
+/// assert_eq!(PublicKey::from_pkcs1_pem(&pkcs1_pem)?, key);
+/// assert_eq!(PublicKey::from_pkcs1_der(key.to_pkcs1_der()?.as_bytes())?, key);
+/// assert_eq!(PublicKey::from_public_key_der(key.to_public_key_der()?.as_bytes())?, key);
 /// assert_eq!(PublicKey::from_modulus(key.modulus_bytes())?, key);
 ///
 /// // A PKCS#1 PEM is not a SubjectPublicKeyInfo PEM: the label is checked.
-/// match PublicKey::from_public_key_pem(&key.to_pkcs1_pem()) {
-///     Err(Error::Decode(e)) => assert_eq!(e.kind, DecodeErrorKind::BadType),
-///     other => panic!("unexpected {other:?}"),
-/// }
-/// # Ok::<(), Error>(())
+/// assert!(PublicKey::from_public_key_pem(&pkcs1_pem).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct PublicKey {
@@ -85,11 +94,10 @@ pub struct PublicKey {
     /// `R^2 mod n` as a Montgomery representative (`R = 2^(64·limbs)`): one Montgomery
     /// multiplication by it takes a plain integer into Montgomery form (verification).
     r2: Residue<N>,
-    /// The canonical encodings, computed once at construction so that export cannot fail.
+    /// The canonical DER encodings (PKCS#1 and SPKI), computed once at construction: a key
+    /// that exists can be exported.
     pkcs1_der: Vec<u8>,
     spki_der: Vec<u8>,
-    pkcs1_pem: String,
-    spki_pem: String,
 }
 
 impl PartialEq for PublicKey {
@@ -114,18 +122,6 @@ impl fmt::Debug for PublicKey {
             .field("n", &format_args!("{head}…"))
             .finish()
     }
-}
-
-/// Maps a DER/PEM error to a [`DecodeError`] on `field`.
-fn der_error(field: &'static str, e: pkcs1::der::Error) -> Error {
-    let kind = match e.kind() {
-        ErrorKind::Incomplete { .. } => DecodeErrorKind::Truncated,
-        ErrorKind::TrailingData { .. } => DecodeErrorKind::TrailingBytes,
-        ErrorKind::Noncanonical { .. } => DecodeErrorKind::NonCanonical,
-        ErrorKind::TagUnexpected { .. } | ErrorKind::TagUnknown { .. } => DecodeErrorKind::BadType,
-        _ => DecodeErrorKind::Invalid,
-    };
-    Error::Decode(DecodeError::new(field, kind))
 }
 
 impl PublicKey {
@@ -177,12 +173,6 @@ impl PublicKey {
             subject_public_key: BitStringRef::from_bytes(&pkcs1_der).map_err(enc)?,
         };
         let spki_der = spki.to_der().map_err(enc)?;
-        let pem = |label, der: &[u8]| {
-            pkcs1::der::pem::encode_string(label, LineEnding::LF, der)
-                .map_err(|_| KeyError::ModulusSize)
-        };
-        let pkcs1_pem = pem(PKCS1_PEM_LABEL, &pkcs1_der)?;
-        let spki_pem = pem(SPKI_PEM_LABEL, &spki_der)?;
 
         Ok(Self {
             n_bytes: n.to_vec(),
@@ -191,8 +181,6 @@ impl PublicKey {
             r2,
             pkcs1_der,
             spki_der,
-            pkcs1_pem,
-            spki_pem,
         })
     }
 
@@ -238,106 +226,82 @@ impl PublicKey {
     pub(crate) fn r2(&self) -> &Residue<N> {
         &self.r2
     }
+}
 
-    /// The PKCS#1 `RSAPublicKey` DER encoding (RFC 8017 §A.1.1).
-    pub fn to_pkcs1_der(&self) -> Vec<u8> {
-        self.pkcs1_der.clone()
+/// PKCS#1 `RSAPublicKey` export (RFC 8017 §A.1.1): DER, and PEM with the label
+/// `RSA PUBLIC KEY` through the provided `to_pkcs1_pem`.
+impl EncodeRsaPublicKey for PublicKey {
+    fn to_pkcs1_der(&self) -> pkcs1::Result<Document> {
+        Ok(Document::try_from(self.pkcs1_der.as_slice())?)
     }
+}
 
-    /// The PKCS#1 `RSAPublicKey` PEM encoding (`-----BEGIN RSA PUBLIC KEY-----`, LF line
-    /// endings).
-    pub fn to_pkcs1_pem(&self) -> String {
-        self.pkcs1_pem.clone()
+/// X.509 `SubjectPublicKeyInfo` export (RFC 5280 §4.1.2.7, rsaEncryption with NULL parameters,
+/// RFC 3279 §2.3.1): DER, and PEM with the label `PUBLIC KEY` through the provided
+/// `to_public_key_pem`.
+impl EncodePublicKey for PublicKey {
+    fn to_public_key_der(&self) -> spki::Result<Document> {
+        Ok(Document::try_from(self.spki_der.as_slice())?)
     }
+}
 
-    /// The X.509 `SubjectPublicKeyInfo` DER encoding (RFC 5280 §4.1.2.7, rsaEncryption with
-    /// NULL parameters, RFC 3279 §2.3.1).
-    pub fn to_public_key_der(&self) -> Vec<u8> {
-        self.spki_der.clone()
-    }
+/// The checks of SPEC §2 on a parsed PKCS#1 `RSAPublicKey`, with the exact reason on failure.
+///
+/// # Errors
+/// [`Error::InvalidKey`] with [`KeyError::PublicExponent`] if `e` is not 65537, otherwise as
+/// [`PublicKey::from_modulus`].
+impl TryFrom<RsaPublicKeyRef<'_>> for PublicKey {
+    type Error = Error;
 
-    /// The `SubjectPublicKeyInfo` PEM encoding (`-----BEGIN PUBLIC KEY-----`, LF line
-    /// endings).
-    pub fn to_public_key_pem(&self) -> String {
-        self.spki_pem.clone()
-    }
-
-    /// Imports a PKCS#1 `RSAPublicKey` from DER (strict: canonical DER, no trailing bytes).
-    ///
-    /// # Errors
-    /// [`Error::Decode`] on field `RSAPublicKey` for malformed DER;
-    /// [`Error::InvalidKey`] with [`KeyError::PublicExponent`] if `e` is not 65537, or as
-    /// [`PublicKey::from_modulus`].
-    pub fn from_pkcs1_der(der: &[u8]) -> Result<Self> {
-        let key = RsaPublicKeyRef::from_der(der).map_err(|e| der_error("RSAPublicKey", e))?;
+    fn try_from(key: RsaPublicKeyRef<'_>) -> Result<Self> {
         if key.public_exponent.as_bytes() != E_BYTES {
             return Err(KeyError::PublicExponent.into());
         }
         Self::from_modulus(key.modulus.as_bytes())
     }
+}
 
-    /// Imports a PKCS#1 `RSAPublicKey` from PEM (label `RSA PUBLIC KEY`).
-    ///
-    /// # Errors
-    /// [`Error::Decode`] on field `PEM` for malformed PEM, with
-    /// [`DecodeErrorKind::BadType`] for a different label; otherwise as
-    /// [`PublicKey::from_pkcs1_der`].
-    pub fn from_pkcs1_pem(pem: &str) -> Result<Self> {
-        Self::from_pkcs1_der(&decode_pem(pem, PKCS1_PEM_LABEL)?)
-    }
-
-    /// Imports a `SubjectPublicKeyInfo` from DER. The algorithm must be rsaEncryption
-    /// (1.2.840.113549.1.1.1) with NULL parameters (RFC 3279 §2.3.1); the key bit string must
-    /// have no unused bits and hold a PKCS#1 `RSAPublicKey`.
-    ///
-    /// # Errors
-    /// [`Error::Decode`] naming the offending field (`SubjectPublicKeyInfo`,
-    /// `SubjectPublicKeyInfo.algorithm`, `SubjectPublicKeyInfo.algorithm.parameters`,
-    /// `SubjectPublicKeyInfo.subjectPublicKey`, `RSAPublicKey`), or as
-    /// [`PublicKey::from_pkcs1_der`].
-    pub fn from_public_key_der(der: &[u8]) -> Result<Self> {
-        let spki = SubjectPublicKeyInfoRef::from_der(der)
-            .map_err(|e| der_error("SubjectPublicKeyInfo", e))?;
-        if spki.algorithm.oid != ALGORITHM_OID {
-            return Err(DecodeError::new(
-                "SubjectPublicKeyInfo.algorithm",
-                DecodeErrorKind::UnknownTag,
-            )
-            .into());
-        }
-        if !spki.algorithm.parameters.is_some_and(|p| p.is_null()) {
-            return Err(DecodeError::new(
-                "SubjectPublicKeyInfo.algorithm.parameters",
-                DecodeErrorKind::Invalid,
-            )
-            .into());
-        }
-        let key = spki.subject_public_key.as_bytes().ok_or(DecodeError::new(
-            "SubjectPublicKeyInfo.subjectPublicKey",
-            DecodeErrorKind::NonCanonical,
-        ))?;
-        Self::from_pkcs1_der(key)
-    }
-
-    /// Imports a `SubjectPublicKeyInfo` from PEM (label `PUBLIC KEY`).
-    ///
-    /// # Errors
-    /// [`Error::Decode`] on field `PEM` for malformed PEM, with
-    /// [`DecodeErrorKind::BadType`] for a different label; otherwise as
-    /// [`PublicKey::from_public_key_der`].
-    pub fn from_public_key_pem(pem: &str) -> Result<Self> {
-        Self::from_public_key_der(&decode_pem(pem, SPKI_PEM_LABEL)?)
+/// PKCS#1 `RSAPublicKey` import (strict: canonical DER, no trailing bytes; PEM with the label
+/// `RSA PUBLIC KEY` through the provided `from_pkcs1_pem`).
+///
+/// Errors: [`pkcs1::Error::Asn1`] for malformed DER or PEM (the [`der::ErrorKind`](pkcs1::der::ErrorKind)
+/// says what was wrong), [`pkcs1::Error::KeyMalformed`] for a well-formed key that fails a
+/// SPEC §2 check (`e ≠ 65537`, size, parity). For the exact failed check, decode the
+/// `RsaPublicKeyRef` with [`der::Decode`](pkcs1::der::Decode) and convert it with
+/// [`TryFrom`], which answers [`KeyError`].
+impl DecodeRsaPublicKey for PublicKey {
+    fn from_pkcs1_der(bytes: &[u8]) -> pkcs1::Result<Self> {
+        let key = RsaPublicKeyRef::from_der(bytes)?;
+        Self::try_from(key).map_err(|_| pkcs1::Error::KeyMalformed)
     }
 }
 
-/// Decodes a PEM document (RFC 7468, strict) and checks its label.
-fn decode_pem(pem: &str, label: &'static str) -> Result<Vec<u8>> {
-    let (got, der) = pkcs1::der::pem::decode_vec(pem.as_bytes())
-        .map_err(|e| der_error("PEM", pkcs1::der::Error::from(e)))?;
-    if got != label {
-        return Err(DecodeError::new("PEM", DecodeErrorKind::BadType).into());
+/// `SubjectPublicKeyInfo` import; with it, [`spki::DecodePublicKey`] (DER, and PEM with the
+/// label `PUBLIC KEY`).
+///
+/// The algorithm must be rsaEncryption (1.2.840.113549.1.1.1) with NULL parameters
+/// (RFC 3279 §2.3.1), the key bit string must have no unused bits and hold a PKCS#1
+/// `RSAPublicKey` that passes the SPEC §2 checks.
+///
+/// Errors: [`spki::Error::OidUnknown`] for another algorithm (id-RSASSA-PSS keys included),
+/// [`spki::Error::AlgorithmParametersMissing`] for absent parameters,
+/// [`spki::Error::Asn1`] for malformed DER, and [`spki::Error::KeyMalformed`] for non-NULL
+/// parameters, unused bits, or a key that fails a SPEC §2 check.
+impl TryFrom<SubjectPublicKeyInfoRef<'_>> for PublicKey {
+    type Error = spki::Error;
+
+    fn try_from(spki: SubjectPublicKeyInfoRef<'_>) -> spki::Result<Self> {
+        spki.algorithm.assert_algorithm_oid(ALGORITHM_OID)?;
+        if !spki.algorithm.parameters_any()?.is_null() {
+            return Err(spki::Error::KeyMalformed);
+        }
+        let der = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or(spki::Error::KeyMalformed)?;
+        let key = RsaPublicKeyRef::from_der(der)?;
+        Self::try_from(key).map_err(|_| spki::Error::KeyMalformed)
     }
-    Ok(der)
 }
 
 #[cfg(test)]
@@ -393,47 +357,69 @@ mod tests {
 
     #[test]
     fn encodings_round_trip() {
+        use pkcs1::LineEnding;
+        use spki::DecodePublicKey;
         let k = PublicKey::from_modulus(&modulus(6144)).unwrap();
-        assert_eq!(PublicKey::from_pkcs1_der(&k.to_pkcs1_der()).unwrap(), k);
-        assert_eq!(PublicKey::from_pkcs1_pem(&k.to_pkcs1_pem()).unwrap(), k);
+        let pkcs1_der = k.to_pkcs1_der().unwrap();
+        let spki_der = k.to_public_key_der().unwrap();
+        let pkcs1_pem = k.to_pkcs1_pem(LineEnding::LF).unwrap();
+        let spki_pem = k.to_public_key_pem(LineEnding::LF).unwrap();
+        assert_eq!(PublicKey::from_pkcs1_der(pkcs1_der.as_bytes()).unwrap(), k);
+        assert_eq!(PublicKey::from_pkcs1_pem(&pkcs1_pem).unwrap(), k);
         assert_eq!(
-            PublicKey::from_public_key_der(&k.to_public_key_der()).unwrap(),
+            PublicKey::from_public_key_der(spki_der.as_bytes()).unwrap(),
             k
         );
-        assert_eq!(
-            PublicKey::from_public_key_pem(&k.to_public_key_pem()).unwrap(),
-            k
-        );
-        assert!(
-            k.to_pkcs1_pem()
-                .starts_with("-----BEGIN RSA PUBLIC KEY-----\n")
-        );
-        assert!(
-            k.to_public_key_pem()
-                .starts_with("-----BEGIN PUBLIC KEY-----\n")
-        );
+        assert_eq!(PublicKey::from_public_key_pem(&spki_pem).unwrap(), k);
+        assert!(pkcs1_pem.starts_with("-----BEGIN RSA PUBLIC KEY-----\n"));
+        assert!(spki_pem.starts_with("-----BEGIN PUBLIC KEY-----\n"));
         // Wrong labels.
         assert!(matches!(
-            PublicKey::from_pkcs1_pem(&k.to_public_key_pem()),
-            Err(Error::Decode(DecodeError {
-                field: "PEM",
-                kind: DecodeErrorKind::BadType
-            }))
+            PublicKey::from_pkcs1_pem(&spki_pem),
+            Err(pkcs1::Error::Asn1(_))
         ));
+        assert!(PublicKey::from_public_key_pem(&pkcs1_pem).is_err());
         // Trailing byte.
-        let mut der = k.to_pkcs1_der();
+        let mut der = pkcs1_der.as_bytes().to_vec();
         der.push(0);
         assert!(matches!(
             PublicKey::from_pkcs1_der(&der),
-            Err(Error::Decode(_))
+            Err(pkcs1::Error::Asn1(_))
         ));
         // Truncated.
-        let der = k.to_public_key_der();
+        let der = spki_der.as_bytes();
         let cut = der.get(..der.len() - 1).unwrap();
         assert!(matches!(
             PublicKey::from_public_key_der(cut),
-            Err(Error::Decode(_))
+            Err(spki::Error::Asn1(_))
         ));
         assert!(format!("{k:?}").contains("6144"));
+    }
+
+    /// The exact SPEC §2 reasons survive the `TryFrom<RsaPublicKeyRef>` path; the trait
+    /// decoder reports them as `KeyMalformed`.
+    #[test]
+    fn key_checks_through_try_from() {
+        let n = modulus(3072);
+        let three = [3u8];
+        let key = RsaPublicKeyRef {
+            modulus: UintRef::new(&n).unwrap(),
+            public_exponent: UintRef::new(&three).unwrap(),
+        };
+        assert_eq!(
+            PublicKey::try_from(key),
+            Err(KeyError::PublicExponent.into())
+        );
+        let der = key.to_der().unwrap();
+        assert_eq!(
+            PublicKey::from_pkcs1_der(&der),
+            Err(pkcs1::Error::KeyMalformed)
+        );
+        let small = modulus(2047);
+        let key = RsaPublicKeyRef {
+            modulus: UintRef::new(&small).unwrap(),
+            public_exponent: UintRef::new(&E_BYTES).unwrap(),
+        };
+        assert_eq!(PublicKey::try_from(key), Err(KeyError::ModulusSize.into()));
     }
 }

@@ -27,8 +27,12 @@ use crate::rsa::public_key::PublicKey;
 /// with SHA-256 under a 2048-bit key) with the public key imported from PEM. A split-rsa
 /// signature is verified the same way, with the composite key from
 /// [`DeviceRecord::public_key`](crate::DeviceRecord::public_key) or a CA certificate.
+/// Through the RustCrypto `signature` traits, the same check is
+/// [`pkcs1v15::VerifyingKey`](crate::pkcs1v15::VerifyingKey) /
+/// [`pss::VerifyingKey`](crate::pss::VerifyingKey) with [`Signature`](crate::Signature).
 ///
 /// ```
+/// use split_rsa::spki::DecodePublicKey;
 /// use split_rsa::{Error, HashAlg, PublicKey, Scheme, verify};
 ///
 /// let pem = "\
@@ -73,7 +77,7 @@ use crate::rsa::public_key::PublicKey;
 ///     verify(&key, scheme, &digest[..20], &signature),
 ///     Err(Error::InvalidRequest(_))
 /// ));
-/// # Ok::<(), Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verify(
     public_key: &PublicKey,
