@@ -882,7 +882,7 @@ const KEY_ID: [u8; 16] = *b"split-rsa ct key";
 fn ct_unseal_argon2i_secret_pin() {
     let purpose = KeyPurpose::Signing;
     let mut r = rng(30);
-    let mut share = vec![0u8; (512 + 128) / 8];
+    let mut share = vec![0u8; (512 + 128) >> 3];
     r.fill_bytes(&mut share);
     let params = Argon2Params::new(64, 3, 2).expect("params");
     let right = Pin::new("739164", purpose).expect("PIN");
