@@ -3,7 +3,7 @@
 //! A [`Pin`] is a secret: its digits live in a fixed-size private buffer that is wiped on drop,
 //! it cannot be cloned, and its `Debug` output shows only its purpose (not even its length).
 //! The PIN is never stored (SPEC §5): it exists only between the user typing it and the
-//! Argon2id derivation in [`crate::SealedShare`].
+//! Argon2i derivation in [`crate::SealedShare`].
 //!
 //! # Policy (SPEC §5)
 //!
@@ -47,7 +47,7 @@ pub enum KeyPurpose {
 }
 
 impl KeyPurpose {
-    /// The one-byte tag used in encodings (SPEC §9) and in the Argon2id associated data
+    /// The one-byte tag used in encodings (SPEC §9) and in the Argon2i associated data
     /// (SPEC §5): 1 for Authentication, 2 for Signing.
     pub const fn tag(self) -> u8 {
         match self {
@@ -179,7 +179,7 @@ impl Pin {
         self.purpose
     }
 
-    /// The PIN's ASCII digits, the Argon2id password input (SPEC §5).
+    /// The PIN's ASCII digits, the Argon2i password input (SPEC §5).
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.digits.get(..usize::from(self.len)).unwrap_or(&[])
     }
