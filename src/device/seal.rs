@@ -27,13 +27,14 @@
 //! the second half of Argon2id's first pass (and all its later passes) choose the block they
 //! read from the previous block's contents, i.e. from the PIN: a cache-timing observer of the
 //! unsealing learns a PIN-dependent address trace, which is an offline PIN oracle. Argon2i
-//! (RFC 9106 §3.4.1.1) computes every reference address from public counters only (pass,
+//! (RFC 9106 §3.4.1.2) computes every reference address from public counters only (pass,
 //! lane, slice, block index, m, t and the type), so its memory access pattern is the same for
 //! every PIN. `tests/ct.rs` (`ct_unseal_argon2i_secret_pin`) checks this under valgrind
 //! memcheck; its `#[ignore]`d control shows that Argon2id is flagged.
 //!
-//! Data-independent addressing makes Argon2i weaker than Argon2id against time-memory
-//! trade-offs, which RFC 9106 §4 and §7.3 answer with more passes: every parameter set this
+//! Data-independent addressing makes Argon2i weaker than Argon2id against time-space
+//! trade-off attacks (RFC 9106 §7), which more passes counter: SPEC §5 asks for at least 3,
+//! the pass count of RFC 9106 §4's memory-constrained option. Every parameter set this
 //! module accepts has `t_cost >= 3` ([`Argon2Params::MIN_T_COST`]), including
 //! [`Argon2Params::insecure_fast_for_tests`]: one rule for everything the decoder reads, so
 //! no record can carry fewer passes, at a cost of microseconds for the tiny test memory.
@@ -134,9 +135,9 @@ impl Argon2Params {
         p_cost: 1,
     };
 
-    /// Fewest passes accepted: 3. Argon2i's data-independent addressing is weaker against
-    /// time-memory trade-off attacks than Argon2id, and RFC 9106 §4 and §7.3 answer that with
-    /// at least 3 passes. Applies to every parameter set, the test one included.
+    /// Fewest passes accepted: 3 (SPEC §5). Argon2i's data-independent addressing is weaker
+    /// against time-space trade-off attacks than Argon2id (RFC 9106 §7), and more passes
+    /// counter them. Applies to every parameter set, the test one included.
     pub const MIN_T_COST: u32 = 3;
 
     /// Largest memory cost accepted: 256 MiB (262 144 KiB), four times [`Self::RECOMMENDED`].
