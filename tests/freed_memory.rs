@@ -10,8 +10,8 @@
 //!
 //! The review found copies of p2, d1'' and the OTP in freed memory: the encoding `Writer` grew
 //! its wiping vector by reallocation, and `Vec` growth frees the old block unwiped.
-//! `writer_wipes_the_buffers_it_outgrows` and `server_share_encoding_leaves_no_secret_in_freed_memory`
-//! fail on that `Writer`.
+//! `writer_wipes_the_buffers_it_outgrows` and
+//! `server_share_encoding_leaves_no_secret_in_freed_memory` fail on that `Writer`.
 //!
 //! The cases use test-size keys (1024-bit halves): every freed block is scanned, and key
 //! generation frees many.

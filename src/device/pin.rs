@@ -93,12 +93,13 @@ pub const MAX_PIN_LEN: usize = 12;
 ///   0000, 1212, 7777, 1004, 2000, 4444, 2222, 6969, 9999, 3333, 5555, 6666, 1122, 1313, 8888,
 ///   4321, 2001, 1010. Twelve of them are repeated digits or runs; the other eight are listed.
 /// - **6 digits**: D. Wang, Q. Gu, X. Huang, P. Wang, "Understanding Human-Chosen PINs:
-///   Characteristics, Distribution and Security", ACM AsiaCCS 2017 (8.64 million six-digit
-///   sequences from Chinese and English leaks), whose top-10 tables are led by 123456, 111111
-///   and 123123, and whose other top-10 PINs outside the repetition, run and palindrome
-///   patterns are keypad shapes (147258, 123654, 321654, 789456, 159753) and "I love you"
-///   homophones (520520, 520131); and DataGenetics (above) for six-digit passwords, where
-///   696969, 159753 (an "X" over the keypad) and 007007 stand out.
+///   Characteristics, Distribution and Security", ACM AsiaCCS 2017 (six-digit PINs from
+///   Chinese and English password leaks): its top-10 tables are led by 123456, 111111 and
+///   123123, and the top-10 PINs outside the repetition, run and palindrome patterns are
+///   keypad shapes (147258, 123654, 321654, 789456, 159753), "I love you" homophones
+///   (520520, 520131) and two patternless ones from a single leak (not listed); and
+///   DataGenetics (above) for six-digit passwords, where 696969, 159753 (an "X" over the
+///   keypad) and 007007 stand out.
 ///
 /// A user refused here picks another PIN; the list is short on purpose (SPEC §5), so that the
 /// space left is not noticeably smaller.
@@ -166,7 +167,8 @@ impl Pin {
     }
 
     /// Like [`Pin::new`] but accepts trivial PINs (repeated digits, runs, and the short list
-    /// of the most common PINs), for deployments whose policy allows them. Digits-only and the length limits still apply.
+    /// of the most common PINs), for deployments whose policy allows them. Digits-only and
+    /// the length limits still apply.
     ///
     /// A device must unseal with the same policy it sealed with; otherwise a user whose PIN
     /// was accepted at enrolment could not enter it later.

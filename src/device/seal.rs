@@ -126,9 +126,9 @@ impl Argon2Params {
     /// measurement (`benches/pin_kdf.rs`, `docs/benchmarks.md`): an unseal takes 0.17 s
     /// (criterion median) on one core of a shared AMD EPYC (Zen 4) server, so about
     /// 0.3–0.7 s on a phone core with 2–4 times less memory bandwidth: in the 0.3–1 s that a
-    /// user accepts once per signature. 32 MiB / t = 3 would halve it but buys an attacker who holds the
-    /// sealed share and the server's d1'' (see the module docs) a factor of two; 128 MiB or
-    /// t = 6 would push low-end phones past one second for the same reason.
+    /// user accepts once per signature. 32 MiB / t = 3 would halve the time, and with it the
+    /// work per guess of an attacker who holds the sealed share and the server's d1'' (see
+    /// the module docs); 128 MiB or t = 6 would push low-end phones past one second.
     pub const RECOMMENDED: Argon2Params = Argon2Params {
         m_cost_kib: 64 * 1024,
         t_cost: 3,
