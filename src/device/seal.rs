@@ -318,7 +318,8 @@ impl SealedShare {
 
     /// The canonical encoding (module docs, format version 1).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::new(MessageType::SealedShare);
+        let body = self.encoded_len() - crate::wire::encoding::HEADER_LEN;
+        let mut w = Writer::with_capacity(MessageType::SealedShare, body);
         self.write_body(&mut w);
         w.finish_public()
     }

@@ -82,7 +82,6 @@ impl Writer {
     /// A writer that starts with the header of `ty` and has room for `body_len` more bytes
     /// without growing (a hint: writing more is fine, the buffer then grows as in
     /// [`Writer::new`], wiping what it leaves behind).
-    #[allow(dead_code)] // for encoders that know their length (the session rewrite)
     pub(crate) fn with_capacity(ty: MessageType, body_len: usize) -> Self {
         let mut w = Self {
             buf: Zeroizing::new(Vec::with_capacity(
