@@ -73,6 +73,46 @@ fn policy_validation() {
     assert!(ServerPolicy::new(LockoutPolicy::default(), 10, 0).is_err());
 }
 
+/// Security review item 5: a policy cannot switch the lockout off. The destroy threshold is
+/// bounded above by `LockoutPolicy::MAX_DESTROY_AT` (10): "never destroy" (`u32::MAX`), 100
+/// attempts or 11 are refused, with or without lock steps; 10 and the SPEC §7 default 9 are
+/// accepted. (The old `LockoutPolicy::new` accepted all of them.)
+#[test]
+fn policies_that_switch_the_lockout_off_are_refused() {
+    let step = |at, d| LockStep {
+        at_failures: at,
+        duration_secs: d,
+    };
+    assert_eq!(LockoutPolicy::MAX_DESTROY_AT, 10);
+    assert!(LockoutPolicy::default().destroy_at() <= LockoutPolicy::MAX_DESTROY_AT);
+    let default_steps = LockoutPolicy::default().steps().to_vec();
+    for destroy_at in [11, 12, 100, 1000, u32::MAX - 1, u32::MAX] {
+        for steps in [
+            &[][..],
+            &default_steps[..],
+            &[step(3, 3 * HOUR), step(10, 24 * HOUR)],
+        ] {
+            assert!(
+                matches!(
+                    LockoutPolicy::new(steps, destroy_at),
+                    Err(Error::InvalidRequest(_))
+                ),
+                "accepted {steps:?} / {destroy_at}"
+            );
+        }
+    }
+    assert!(LockoutPolicy::new(&default_steps, 10).is_ok());
+    assert!(LockoutPolicy::new(&[step(3, HOUR), step(9, 24 * HOUR)], 10).is_ok());
+    assert!(LockoutPolicy::new(&[], 10).is_ok());
+    // A policy at the cap still destroys the key at its 10th consecutive wrong PIN.
+    let p = LockoutPolicy::new(&default_steps, 10).unwrap();
+    let mut s = AttemptState::new();
+    for _ in 0..9 {
+        assert!(matches!(s.charge(&p, T0), FailureOutcome::Counted { .. }));
+    }
+    assert_eq!(s.charge(&p, T0), FailureOutcome::Destroyed);
+}
+
 /// The attempt state alone, step by step, with exact boundaries.
 #[test]
 fn attempt_state_exact_schedule() {

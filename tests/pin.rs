@@ -32,7 +32,7 @@ fn table() -> Vec<Row> {
         ("1235", Auth, Ok(()), Ok(())), // run broken at the end
         ("2234", Auth, Ok(()), Ok(())), // run broken at the start
         ("1243", Auth, Ok(()), Ok(())),
-        ("1212", Auth, Ok(()), Ok(())),
+        ("1213", Auth, Ok(()), Ok(())),
         ("000000000001", Auth, Ok(()), Ok(())),
         ("123456789013", Auth, Ok(()), Ok(())),
         ("135791357913", Auth, Ok(()), Ok(())),
@@ -96,6 +96,16 @@ fn table() -> Vec<Row> {
         ("0987", Auth, Err(Trivial), Ok(())),
         ("10987", Sign, Err(Trivial), Ok(())),
         ("321098765432", Sign, Err(Trivial), Ok(())),
+        // Trivial: common PINs (security review item 6; see the test below).
+        ("1212", Auth, Err(Trivial), Ok(())),
+        ("2001", Auth, Err(Trivial), Ok(())),
+        ("123123", Auth, Err(Trivial), Ok(())),
+        ("159753", Sign, Err(Trivial), Ok(())),
+        // Near misses of common PINs are not refused.
+        ("12121", Sign, Ok(()), Ok(())),
+        ("1231234", Sign, Ok(()), Ok(())),
+        ("0123123", Sign, Ok(()), Ok(())),
+        ("2002", Auth, Ok(()), Ok(())),
     ]
 }
 
@@ -117,10 +127,55 @@ fn policy_table() {
     }
 }
 
-/// Exhaustive over all 4-digit PINs: exactly 10 repeated + 10 ascending + 10 descending
-/// (runs wrap modulo 10) are trivial, and they are the ones the definition names.
+/// DataGenetics, "PIN analysis" (N. Berry, 2012; 3.4 million four-digit PINs): the 20 most
+/// frequent PINs, in frequency order, 26.83% of all.
+const DATAGENETICS_TOP_20: [&str; 20] = [
+    "1234", "1111", "0000", "1212", "7777", "1004", "2000", "4444", "2222", "6969", "9999", "3333",
+    "5555", "6666", "1122", "1313", "8888", "4321", "2001", "1010",
+];
+
+/// Six-digit PINs at the top of published frequency data: D. Wang, Q. Gu, X. Huang, P. Wang,
+/// "Understanding Human-Chosen PINs: Characteristics, Distribution and Security", ACM
+/// AsiaCCS 2017 (top-10 tables: 123456, 111111, 123123 lead; keypad shapes and "I love you"
+/// homophones), and DataGenetics 2012 for six-digit passwords (696969, 159753, 007007).
+const SIX_DIGIT_COMMON: [&str; 13] = [
+    "123456", "111111", "123123", "147258", "123654", "321654", "789456", "159753", "520520",
+    "520131", "696969", "007007", "654321",
+];
+
+/// Security review item 6 (SPEC §5 "a short list of the most common PINs"): every one of the
+/// DataGenetics top 20 four-digit PINs is refused as PIN1, and the most common six-digit PINs
+/// as PIN1 and PIN2, whether a repeat/run rule or the list catches them; a deployment that
+/// allows trivial PINs still accepts them. The old policy accepted 1212, 1004, 2000, 6969,
+/// 1122, 1313, 2001, 1010 and 123123, 147258, 123654, 321654, 789456, 159753, 520520,
+/// 520131, 696969, 007007.
 #[test]
-fn trivial_four_digit_pins_are_exactly_the_thirty() {
+fn common_pins_from_published_frequency_data_are_refused() {
+    for digits in DATAGENETICS_TOP_20 {
+        assert_eq!(
+            Pin::new(digits, Auth).err(),
+            Some(Error::InvalidPin(PinError::Trivial)),
+            "PIN1 {digits}"
+        );
+        assert!(Pin::new_allow_trivial(digits, Auth).is_ok(), "{digits}");
+    }
+    for digits in SIX_DIGIT_COMMON {
+        for purpose in [Auth, Sign] {
+            assert_eq!(
+                Pin::new(digits, purpose).err(),
+                Some(Error::InvalidPin(PinError::Trivial)),
+                "{purpose:?} {digits}"
+            );
+            assert!(Pin::new_allow_trivial(digits, purpose).is_ok(), "{digits}");
+        }
+    }
+}
+
+/// Exhaustive over all 4-digit PINs: exactly 10 repeated + 10 ascending + 10 descending
+/// (runs wrap modulo 10) are trivial, plus the DataGenetics top-20 PINs that are neither, and
+/// they are the ones the definition names.
+#[test]
+fn trivial_four_digit_pins_are_the_thirty_patterns_and_the_common_ones() {
     let mut trivial = Vec::new();
     for i in 0..10_000u32 {
         let s = format!("{i:04}");
@@ -140,10 +195,15 @@ fn trivial_four_digit_pins_are_exactly_the_thirty() {
             );
         }
     }
+    for common in DATAGENETICS_TOP_20 {
+        if !expected.iter().any(|e| e == common) {
+            expected.push(common.to_string());
+        }
+    }
     expected.sort();
     trivial.sort();
     assert_eq!(trivial, expected);
-    assert_eq!(trivial.len(), 30);
+    assert_eq!(trivial.len(), 30 + 8);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! A [`Pin`] is a secret: its digits live in a fixed-size private buffer that is wiped on drop,
 //! it cannot be cloned, and its `Debug` output shows only its purpose (not even its length).
 //! The PIN is never stored (SPEC §5): it exists only between the user typing it and the
-//! Argon2id derivation in [`crate::SealedShare`].
+//! Argon2i derivation in [`crate::SealedShare`].
 //!
 //! # Policy (SPEC §5)
 //!
@@ -15,12 +15,17 @@
 //!   (`1234`, `56789`) or minus one (`4321`, `98765`). **Runs wrap around modulo 10**: `8901`,
 //!   `90123`, `2109` and `10987` are runs too. They are as easy to type and to guess as
 //!   `1234` (a keypad row read past its end), and refusing them costs the user only 20 more
-//!   PINs per length. [`Pin::new_allow_trivial`] skips this rule for deployments that allow
-//!   trivial PINs.
+//!   PINs per length;
+//! - by default the most common PINs of published PIN-frequency studies are refused too
+//!   ([`COMMON_PINS`], SPEC §5 "a short list of the most common PINs"): a thief's first
+//!   guesses are exactly these, and the lockout (SPEC §7) allows only a handful.
 //!
-//! Checking the policy reads every digit the same way (no early exit, no branch on a digit):
-//! the only thing that leaks through timing is the length, and the verdict, which the caller
-//! learns anyway.
+//! [`Pin::new_allow_trivial`] skips both rules for deployments that allow trivial PINs.
+//!
+//! Checking the policy reads every digit the same way (no early exit, no branch on a digit)
+//! and compares the PIN with every listed PIN of its length in constant time: the only
+//! things that leak through timing are the length, and the verdict, which the caller learns
+//! anyway.
 
 use core::fmt;
 
@@ -42,7 +47,7 @@ pub enum KeyPurpose {
 }
 
 impl KeyPurpose {
-    /// The one-byte tag used in encodings (SPEC §9) and in the Argon2id associated data
+    /// The one-byte tag used in encodings (SPEC §9) and in the Argon2i associated data
     /// (SPEC §5): 1 for Authentication, 2 for Signing.
     pub const fn tag(self) -> u8 {
         match self {
@@ -78,6 +83,34 @@ impl KeyPurpose {
 /// The longest PIN of any purpose (SPEC §5).
 pub const MAX_PIN_LEN: usize = 12;
 
+/// The most common PINs in published PIN-frequency data that the repeated-digit and run rules
+/// do not already catch; [`Pin::new`] refuses them (SPEC §5). Written from the publications'
+/// reported facts:
+///
+/// - **4 digits**: N. Berry, "PIN analysis", DataGenetics, September 2012, an analysis of
+///   3.4 million four-digit passwords used as a proxy for PINs. Its 20 most frequent PINs
+///   account for 26.83% of all (1234 alone for 10.7%); in frequency order they are 1234, 1111,
+///   0000, 1212, 7777, 1004, 2000, 4444, 2222, 6969, 9999, 3333, 5555, 6666, 1122, 1313, 8888,
+///   4321, 2001, 1010. Twelve of them are repeated digits or runs; the other eight are listed.
+/// - **6 digits**: D. Wang, Q. Gu, X. Huang, P. Wang, "Understanding Human-Chosen PINs:
+///   Characteristics, Distribution and Security", ACM AsiaCCS 2017 (six-digit PINs from
+///   Chinese and English password leaks): its top-10 tables are led by 123456, 111111 and
+///   123123, and the top-10 PINs outside the repetition, run and palindrome patterns are
+///   keypad shapes (147258, 123654, 321654, 789456, 159753), "I love you" homophones
+///   (520520, 520131) and two patternless ones from a single leak (not listed); and
+///   DataGenetics (above) for six-digit passwords, where 696969, 159753 (an "X" over the
+///   keypad) and 007007 stand out.
+///
+/// A user refused here picks another PIN; the list is short on purpose (SPEC §5), so that the
+/// space left is not noticeably smaller.
+pub(crate) const COMMON_PINS: &[&str] = &[
+    // DataGenetics 2012, 4-digit top 20 (the rest are repeats or runs).
+    "1212", "1004", "2000", "6969", "1122", "1313", "2001", "1010",
+    // Wang et al. 2017, 6-digit top-10 tables; DataGenetics 2012, 6-digit.
+    "123123", "147258", "123654", "321654", "789456", "159753", "520520", "520131", "696969",
+    "007007",
+];
+
 /// A PIN that meets the SPEC §5 policy for its [`KeyPurpose`]. Secret.
 ///
 /// Private fields, wiped on drop, no `Clone`, `Debug` prints only the purpose.
@@ -91,7 +124,8 @@ pub struct Pin {
 
 impl Pin {
     /// Checks `digits` against the full SPEC §5 policy for `purpose` (digits only, length,
-    /// no trivial PIN) and keeps a wiping copy.
+    /// no trivial PIN: no repeated digit, no run, none of the most common PINs of the
+    /// DataGenetics 2012 and Wang et al. 2017 PIN-frequency studies) and keeps a wiping copy.
     ///
     /// Errors: [`Error::InvalidPin`] with [`PinError::NotDigits`], [`PinError::Length`] or
     /// [`PinError::Trivial`]. The caller's `&str` is not wiped by this function.
@@ -116,8 +150,9 @@ impl Pin {
     ///     Pin::new("5821a", KeyPurpose::Signing).err(),
     ///     Some(Error::InvalidPin(PinError::NotDigits))
     /// );
-    /// // Trivial PINs (one repeated digit, ascending or descending runs) are refused ...
-    /// for trivial in ["00000", "12345", "98765"] {
+    /// // Trivial PINs (one repeated digit, ascending or descending runs, and the most common
+    /// // PINs of published PIN-frequency studies) are refused ...
+    /// for trivial in ["00000", "12345", "98765", "123123", "159753"] {
     ///     assert_eq!(
     ///         Pin::new(trivial, KeyPurpose::Signing).err(),
     ///         Some(Error::InvalidPin(PinError::Trivial))
@@ -131,8 +166,9 @@ impl Pin {
         Self::build(digits, purpose, true)
     }
 
-    /// Like [`Pin::new`] but accepts trivial PINs (repeated digits, runs), for deployments
-    /// whose policy allows them. Digits-only and the length limits still apply.
+    /// Like [`Pin::new`] but accepts trivial PINs (repeated digits, runs, and the short list
+    /// of the most common PINs), for deployments whose policy allows them. Digits-only and
+    /// the length limits still apply.
     ///
     /// A device must unseal with the same policy it sealed with; otherwise a user whose PIN
     /// was accepted at enrolment could not enter it later.
@@ -145,7 +181,7 @@ impl Pin {
         self.purpose
     }
 
-    /// The PIN's ASCII digits, the Argon2id password input (SPEC §5).
+    /// The PIN's ASCII digits, the Argon2i password input (SPEC §5).
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.digits.get(..usize::from(self.len)).unwrap_or(&[])
     }
@@ -211,7 +247,24 @@ fn classify(pin: &[u8]) -> (Choice, Choice) {
         }
         prev = v;
     }
-    (all_digits, repeated | ascending | descending)
+    (
+        all_digits,
+        repeated | ascending | descending | is_common(pin),
+    )
+}
+
+/// Whether `pin` is one of [`COMMON_PINS`]: compared with every listed PIN of the same
+/// (public) length, each comparison in constant time, no early exit.
+fn is_common(pin: &[u8]) -> Choice {
+    let mut hit = Choice::from(0u8);
+    for common in COMMON_PINS {
+        let common = common.as_bytes();
+        // Lengths are public; `[u8]::ct_eq` of equal lengths reads every byte.
+        if common.len() == pin.len() {
+            hit |= common.ct_eq(pin);
+        }
+    }
+    hit
 }
 
 /// (a + b) mod 10 for a in 0..=15, b in 0..=9, without a branch or division.

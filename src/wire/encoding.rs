@@ -8,6 +8,8 @@
 //! values, with a [`DecodeError`] naming the field; it never panics. The byte layout of every
 //! message is in `docs/encodings.md`.
 
+use core::fmt;
+
 use zeroize::Zeroizing;
 
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -56,66 +58,106 @@ pub enum MessageType {
 }
 
 /// Appends fields in canonical form. The buffer wipes itself on drop, so a writer may carry
-/// secrets (stored records).
-#[derive(Debug, Default)]
+/// secrets (stored records, the plaintexts sealed to the server).
+///
+/// # No unwiped copies when the buffer grows
+///
+/// A `Vec` that outgrows its capacity reallocates, and the allocator frees the old block
+/// *without wiping it*: every secret written before the growth (d1'', p2, an OTP, ...) would
+/// stay in freed heap memory. The writer therefore never lets its vector reallocate: before
+/// each append it makes room itself ([`Writer::reserve`]) by allocating a new wiping buffer of
+/// at least double the capacity, copying, and dropping the old one through `Zeroizing`, which
+/// wipes the bytes and the spare capacity before the block is freed. An append then always
+/// fits, and `Vec::extend_from_slice` within capacity does not reallocate. A caller that knows
+/// the final length can avoid even the wiped copies with [`Writer::with_capacity`]. Checked by
+/// `tests/freed_memory.rs` with a spying allocator.
+///
+/// `Debug` prints only the length (the contents may be secret).
+#[derive(Default)]
 pub(crate) struct Writer {
     buf: Zeroizing<Vec<u8>>,
 }
 
+/// Capacity of the first allocation: enough for the header and a few fixed fields.
+const MIN_CAPACITY: usize = 64;
+
 impl Writer {
     /// A writer that starts with the header of `ty`.
     pub(crate) fn new(ty: MessageType) -> Self {
-        let mut w = Self::default();
-        w.buf.extend_from_slice(&MAGIC);
-        w.buf.push(VERSION);
-        w.buf.push(ty as u8);
+        Self::with_capacity(ty, 0)
+    }
+
+    /// A writer that starts with the header of `ty` and has room for `body_len` more bytes
+    /// without growing (a hint: writing more is fine, the buffer then grows as in
+    /// [`Writer::new`], wiping what it leaves behind).
+    pub(crate) fn with_capacity(ty: MessageType, body_len: usize) -> Self {
+        let mut w = Self {
+            buf: Zeroizing::new(Vec::with_capacity(
+                HEADER_LEN.saturating_add(body_len).max(MIN_CAPACITY),
+            )),
+        };
+        w.put(&MAGIC);
+        w.put(&[VERSION, ty as u8]);
         w
     }
 
-    /// A writer whose buffer already holds `body` bytes after the header, so that a secret
-    /// encoding of known size is never moved by a reallocation (which would leave an unwiped
-    /// copy in freed memory).
-    pub(crate) fn with_capacity(ty: MessageType, body: usize) -> Self {
-        let mut w = Self {
-            buf: Zeroizing::new(Vec::with_capacity(HEADER_LEN + body)),
-        };
-        w.buf.extend_from_slice(&MAGIC);
-        w.buf.push(VERSION);
-        w.buf.push(ty as u8);
-        w
+    /// Makes room for `extra` more bytes without a reallocation of the vector: if they do not
+    /// fit, moves the contents to a new buffer of at least twice the capacity and wipes the
+    /// old one (see the type's docs).
+    fn reserve(&mut self, extra: usize) {
+        let needed = self.buf.len().saturating_add(extra);
+        if needed <= self.buf.capacity() {
+            return;
+        }
+        let capacity = needed
+            .max(self.buf.capacity().saturating_mul(2))
+            .max(MIN_CAPACITY);
+        let mut grown = Zeroizing::new(Vec::with_capacity(capacity));
+        grown.extend_from_slice(&self.buf);
+        // The old buffer is dropped here: `Zeroizing` wipes its contents and spare capacity,
+        // then frees it.
+        drop(core::mem::replace(&mut self.buf, grown));
+    }
+
+    /// Appends `bytes` (never reallocates the vector, see [`Writer::reserve`]).
+    fn put(&mut self, bytes: &[u8]) {
+        self.reserve(bytes.len());
+        self.buf.extend_from_slice(bytes);
     }
 
     pub(crate) fn u8(&mut self, v: u8) -> &mut Self {
-        self.buf.push(v);
+        self.put(&[v]);
         self
     }
 
     pub(crate) fn u16(&mut self, v: u16) -> &mut Self {
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        self.put(&v.to_be_bytes());
         self
     }
 
     pub(crate) fn u32(&mut self, v: u32) -> &mut Self {
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        self.put(&v.to_be_bytes());
         self
     }
 
     pub(crate) fn u64(&mut self, v: u64) -> &mut Self {
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        self.put(&v.to_be_bytes());
         self
     }
 
     /// Bytes of a width fixed by the format (no length prefix).
     pub(crate) fn fixed(&mut self, v: &[u8]) -> &mut Self {
-        self.buf.extend_from_slice(v);
+        self.put(v);
         self
     }
 
     /// Variable-length bytes: a 4-byte big-endian length, then the bytes.
     pub(crate) fn var(&mut self, v: &[u8]) -> &mut Self {
         // Every variable field has a maximum far below 2^32 (checked on decode).
+        // Room for both at once, so that a growth never happens between the two.
+        self.reserve(4usize.saturating_add(v.len()));
         self.u32(v.len() as u32);
-        self.buf.extend_from_slice(v);
+        self.put(v);
         self
     }
 
@@ -127,6 +169,14 @@ impl Writer {
     /// The encoding of a public message, as a plain vector.
     pub(crate) fn finish_public(self) -> Vec<u8> {
         self.buf.to_vec()
+    }
+}
+
+impl fmt::Debug for Writer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Writer")
+            .field("len", &self.buf.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -269,6 +319,31 @@ mod tests {
         assert_eq!(
             r.bool("flag").unwrap_err().kind,
             DecodeErrorKind::NonCanonical
+        );
+    }
+
+    /// The writer's vector never reallocates by itself: every capacity change is one of the
+    /// writer's own wiping moves, so the contents survive growth intact and `finish` returns
+    /// them in order, with or without a capacity hint.
+    #[test]
+    fn growth_keeps_contents_and_order() {
+        let chunk: Vec<u8> = (0..=255u8).collect();
+        for hint in [0usize, 10, 5000] {
+            let mut w = Writer::with_capacity(MessageType::SealedShare, hint);
+            let mut want = b"SRSA\x02\x10".to_vec();
+            for i in 0..20u8 {
+                w.u8(i).fixed(&chunk).var(&chunk[..usize::from(i)]);
+                want.push(i);
+                want.extend_from_slice(&chunk);
+                want.extend_from_slice(&u32::from(i).to_be_bytes());
+                want.extend_from_slice(&chunk[..usize::from(i)]);
+                assert!(w.buf.capacity() >= w.buf.len());
+            }
+            assert_eq!(w.finish().as_slice(), want.as_slice());
+        }
+        assert_eq!(
+            format!("{:?}", Writer::new(MessageType::SealedShare)),
+            "Writer { len: 6, .. }"
         );
     }
 

@@ -271,7 +271,8 @@ impl RegistrationPayload {
     /// big-endian, then `n1` and `d1''`, each `|n1|/8` bytes big-endian (`docs/encodings.md`).
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let k = self.size.bytes();
-        let mut w = Writer::new(MessageType::RegistrationSecret);
+        // The exact length up front: the writer never has to grow (and copy d1'').
+        let mut w = Writer::with_capacity(MessageType::RegistrationSecret, 2 + 2 * k);
         // Sizes are at most 4096 bits.
         w.u16(self.size.bits() as u16);
         w.fixed(&self.n1.to_be_bytes(k).0);
