@@ -722,10 +722,10 @@ fn test_key_primes(name: &str) -> Vec<BigUint> {
     use rsa::traits::PrivateKeyParts;
     let pem = std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR")))
         .expect("test key");
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).expect("PKCS#8 PEM");
+    let key = rsa::PrivateKey::from_pkcs8_pem(&pem).expect("PKCS#8 PEM");
     key.primes()
         .iter()
-        .map(|p| BigUint::from_bytes_be(&p.to_bytes_be()))
+        .map(|p| BigUint::from_bytes_be(&p.as_ref().to_be_bytes()))
         .collect()
 }
 

@@ -36,8 +36,9 @@ use rand_core::{Rng, SeedableRng};
 use split_rsa::hazmat::arith::Uint;
 use split_rsa::hazmat::{keygen, prime};
 use split_rsa::{
-    Argon2Params, DeviceShare, KeyPurpose, KeyRecord, KeySize, Otp, Pin, RegistrationPayload,
-    SealedShare, ServerShare,
+    Argon2Params, DeviceRecord, DeviceRegistration, DeviceShare, HashAlg, InMemoryKeyStore, KekId,
+    KeyPurpose, KeySize, LocalKek, Outcome, Pin, RegistrationPayload, Scheme, SealedShare, Server,
+    ServerPolicy, ServerShare, ServerTransportKey,
 };
 use zeroize::Zeroizing;
 
@@ -202,8 +203,9 @@ fn add_server_secrets(secrets: &mut Secrets, share: &ServerShare) {
     add_uint(secrets, "qinv", &p2.from_monty(qinv));
 }
 
-/// The server share's encoding inside the server's key record (`KeyRecord::to_bytes`: d1'',
-/// p2, q2, q2^-1 mod p2 written one after another into one `Writer`), and dropping it. Fails on
+/// The server share's encoding (`ServerShare::to_bytes`, the plaintext sealed under the KEK in
+/// the server's key record: d1'', p2, q2, q2^-1 mod p2, dp, dq written one after another into
+/// one `Writer`), and dropping it. Fails on
 /// a `Writer` that grows by reallocation: d1'' and p2 are in the blocks it outgrows.
 #[test]
 fn server_share_encoding_leaves_no_secret_in_freed_memory() {
@@ -212,16 +214,8 @@ fn server_share_encoding_leaves_no_secret_in_freed_memory() {
     let share = ServerShare::generate(payload, size(), &mut rng(SEED + 1)).unwrap();
     let mut secrets = Secrets::new();
     add_server_secrets(&mut secrets, &share);
-    let record = KeyRecord::new(
-        [7u8; 16],
-        share,
-        &Otp::generate(&mut rng(SEED + 2)),
-        0,
-        1000,
-    );
-
     let found = run(&secrets, || {
-        let bytes = record.to_bytes();
+        let bytes = share.to_bytes();
         assert!(bytes.len() > 600);
         drop(bytes);
     });
@@ -306,4 +300,79 @@ fn pin_seal_and_unseal_leave_no_secret_in_freed_memory() {
         drop((sealed, decoded, bytes, pin, wrong));
     });
     check("PIN seal and unseal", &found);
+}
+
+/// The whole protocol (SPEC §3, §4): registration, one signature, and the encodings of both
+/// records, on a real server and device. The secrets: d1' and d1'' (the device key is
+/// reproduced from the same seed), the server's d1'', p2, q2, dp, dq, qinv (likewise), and the
+/// one-time passwords OTP_0 and OTP_1 (learned by running the same seeded flow once unwatched).
+#[test]
+fn registration_signing_and_records_leave_no_secret_in_freed_memory() {
+    const DEVICE: u64 = 0xf4ee_0010;
+    const SERVER: u64 = 0xf4ee_0011;
+    let (device_share, payload) = DeviceShare::generate(size(), &mut rng(DEVICE)).unwrap();
+    let mut secrets = Secrets::new();
+    let (_, d1p, _) = keygen::device_parts(&device_share);
+    add_uint(&mut secrets, "d1'", d1p);
+    let share = ServerShare::generate(payload, size(), &mut rng(SERVER)).unwrap();
+    add_server_secrets(&mut secrets, &share);
+    drop((device_share, share));
+
+    // The flow, deterministic for its seeds; returns OTP_0 and OTP_1.
+    let flow = || -> ([u8; 32], [u8; 32]) {
+        let now = 1_800_000_000;
+        let mut misc = rng(0xf4ee_0012);
+        let server = Server::new(
+            ServerTransportKey::generate(&mut misc),
+            InMemoryKeyStore::new(),
+            LocalKek::generate(KekId(1), &mut misc),
+            ServerPolicy::default(),
+            size(),
+        );
+        let challenge = server.issue_challenge(&mut misc, now);
+        let (registration, request) = DeviceRegistration::start(
+            &mut rng(DEVICE),
+            &challenge,
+            KeyPurpose::Signing,
+            size(),
+            &server.transport_public_key(),
+        )
+        .unwrap();
+        let registered = server.register(&mut rng(SERVER), &request, now).unwrap();
+        let answer = registration.open_response(&registered.response).unwrap();
+        let pin = Pin::new("58213", KeyPurpose::Signing).unwrap();
+        let device = registration
+            .finish(&mut misc, answer, &pin, Argon2Params::insecure_fast_for_tests())
+            .unwrap();
+        let otp0 = split_rsa::hazmat::device::otp(&device);
+        let mut device = DeviceRecord::from_bytes(&device.to_bytes()).unwrap();
+        let request = server
+            .create_request(
+                &mut misc,
+                device.key_id(),
+                KeyPurpose::Signing,
+                Scheme::Pss(HashAlg::Sha256),
+                &HashAlg::Sha256.digest(b"m"),
+                now,
+            )
+            .unwrap();
+        let message = device.sign(&mut misc, &request, &pin).unwrap();
+        drop(device.to_bytes());
+        let done = server.complete(&mut misc, &message, now).unwrap();
+        assert!(matches!(
+            device.accept(&done.response).unwrap(),
+            Outcome::Completed { .. }
+        ));
+        drop(device.to_bytes());
+        drop(server.load(device.key_id()).unwrap());
+        (otp0, split_rsa::hazmat::device::otp(&device))
+    };
+    let (otp0, otp1) = flow();
+    secrets.push(("OTP_0", Zeroizing::new(otp0.to_vec())));
+    secrets.push(("OTP_1", Zeroizing::new(otp1.to_vec())));
+    let found = run(&secrets, || {
+        let again = flow();
+        assert_eq!(again, (otp0, otp1), "the watched run is the same run");
+    });
+    check("registration, signing and record encodings", &found);
 }
