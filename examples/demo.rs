@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rand_core::{Rng, UnwrapErr};
+use split_rsa::pkcs1::LineEnding;
+use split_rsa::spki::EncodePublicKey;
 use split_rsa::{
     Argon2Params, DeviceRecord, DeviceRegistration, HashAlg, KekId, KeyPurpose, KeySize, LocalKek,
     Outcome, Pin, Scheme, Server, ServerPolicy, ServerTransportKey, SqliteKeyStore, verify,
@@ -159,7 +161,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     std::fs::write(
         out.join("public.pem"),
-        device.public_key().to_public_key_pem(),
+        device.public_key().to_public_key_pem(LineEnding::LF)?,
     )?;
     std::fs::write(out.join("message.txt"), message)?;
     std::fs::write(out.join("signature.bin"), &signature)?;

@@ -342,7 +342,12 @@ fn registration_signing_and_records_leave_no_secret_in_freed_memory() {
         let answer = registration.open_response(&registered.response).unwrap();
         let pin = Pin::new("58213", KeyPurpose::Signing).unwrap();
         let device = registration
-            .finish(&mut misc, answer, &pin, Argon2Params::insecure_fast_for_tests())
+            .finish(
+                &mut misc,
+                answer,
+                &pin,
+                Argon2Params::insecure_fast_for_tests(),
+            )
             .unwrap();
         let otp0 = split_rsa::hazmat::device::otp(&device);
         let mut device = DeviceRecord::from_bytes(&device.to_bytes()).unwrap();

@@ -1,7 +1,8 @@
 //! Two-party signatures verified by stock verifiers (SPEC §1 (e), issue 4): one 3072+3072
 //! split key (6144-bit composite), every scheme × hash combination, random messages; each
 //! signature made by the device and the server together is checked by
-//! - RustCrypto `rsa` 0.9 (`RsaPublicKey::new_with_max_size`), and
+//! - RustCrypto `rsa` 0.10 (which accepts keys up to 8192 bits by default; 0.9 needed
+//!   `RsaPublicKey::new_with_max_size`), and
 //! - the OpenSSL command line (`openssl dgst -verify`), run from the test. The test FAILS if
 //!   `openssl` is not installed (CI installs it).
 //!
@@ -19,9 +20,12 @@ use std::sync::{Mutex, OnceLock};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
+use rsa::BoxedUint;
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
-use sha2_010::{Sha256, Sha384, Sha512};
+use rsa::{Pkcs1v15Sign, Pss, PublicKey as RsaPublicKey};
+use sha2::{Sha256, Sha384, Sha512};
+use split_rsa::pkcs1::LineEnding;
+use split_rsa::spki::EncodePublicKey;
 use split_rsa::{
     Argon2Params, DeviceRecord, DeviceRegistration, HashAlg, InMemoryKeyStore, KekId, KeyPurpose,
     KeySize, LocalKek, Outcome, Pin, Scheme, Server, ServerPolicy, ServerTransportKey, verify,
@@ -106,13 +110,13 @@ fn two_party_sign(scheme: Scheme) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 
 fn rsa_key() -> RsaPublicKey {
     let pk = setup().device.lock().unwrap().public_key().clone();
-    let key = RsaPublicKey::new_with_max_size(
-        BigUint::from_bytes_be(pk.modulus_bytes()),
-        BigUint::from(65537u32),
-        8192,
+    let n = pk.modulus_bytes();
+    let key = RsaPublicKey::new(
+        BoxedUint::from_be_slice(n, 8 * n.len() as u32).unwrap(),
+        BoxedUint::from(65537u32),
     )
     .unwrap();
-    assert_eq!(key.n().bits(), 6144);
+    assert_eq!(key.n().bit_width(), 6144);
     key
 }
 
@@ -121,9 +125,9 @@ fn rsa_verify(key: &RsaPublicKey, scheme: Scheme, digest: &[u8], sig: &[u8]) -> 
         Scheme::Pkcs1v15(HashAlg::Sha256) => key.verify(Pkcs1v15Sign::new::<Sha256>(), digest, sig),
         Scheme::Pkcs1v15(HashAlg::Sha384) => key.verify(Pkcs1v15Sign::new::<Sha384>(), digest, sig),
         Scheme::Pkcs1v15(HashAlg::Sha512) => key.verify(Pkcs1v15Sign::new::<Sha512>(), digest, sig),
-        Scheme::Pss(HashAlg::Sha256) => key.verify(Pss::new::<Sha256>(), digest, sig),
-        Scheme::Pss(HashAlg::Sha384) => key.verify(Pss::new::<Sha384>(), digest, sig),
-        Scheme::Pss(HashAlg::Sha512) => key.verify(Pss::new::<Sha512>(), digest, sig),
+        Scheme::Pss(HashAlg::Sha256) => key.verify(Pss::<Sha256>::new(), digest, sig),
+        Scheme::Pss(HashAlg::Sha384) => key.verify(Pss::<Sha384>::new(), digest, sig),
+        Scheme::Pss(HashAlg::Sha512) => key.verify(Pss::<Sha512>::new(), digest, sig),
     }
     .is_ok()
 }
@@ -141,7 +145,8 @@ fn openssl_verify(dir: &std::path::Path, scheme: Scheme, msg: &[u8], sig: &[u8])
         .lock()
         .unwrap()
         .public_key()
-        .to_public_key_pem();
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
     std::fs::write(dir.join("public.pem"), pem).unwrap();
     std::fs::write(dir.join("message.bin"), msg).unwrap();
     std::fs::write(dir.join("signature.bin"), sig).unwrap();
@@ -215,7 +220,11 @@ fn every_scheme_verifies_with_rsa_crate_openssl_and_ours() {
 fn openssl_parses_the_composite_key() {
     let dir = scratch_dir("interop_protocol_key");
     let pk = setup().device.lock().unwrap().public_key().clone();
-    std::fs::write(dir.join("public.pem"), pk.to_public_key_pem()).unwrap();
+    std::fs::write(
+        dir.join("public.pem"),
+        pk.to_public_key_pem(LineEnding::LF).unwrap(),
+    )
+    .unwrap();
     let out = Command::new("openssl")
         .current_dir(&dir)
         .args(["pkey", "-pubin", "-in", "public.pem", "-noout", "-text"])

@@ -1,5 +1,5 @@
-//! SPEC §7 lockout: the policy, the attempt state, and the lockout as seen through
-//! `ServerState::complete_signature` with an injected clock.
+//! SPEC §7 lockout: the policy, and the lockout, expiry and closing as seen through the
+//! server with an injected clock (every time is an argument).
 
 // Test code: panicking on an unexpected value is the point.
 #![allow(
@@ -9,19 +9,16 @@
     clippy::indexing_slicing
 )]
 
-#[path = "support/server_support.rs"]
-mod support;
+#[path = "support/env.rs"]
+mod env;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use env::{Env, NOW, PIN1, PIN2, pin};
 use split_rsa::{
-    AttemptState, DestroyReason, Error, FailureOutcome, InMemoryKeyStore, KeyStore, LockStep,
-    LockoutPolicy, ServerPolicy, ServerState,
+    DEFAULT_KEY_LIFETIME_SECS, DestroyReason, Error, HashAlg, KeyPurpose, LockStep, LockoutPolicy,
+    Outcome, Scheme, ServerPolicy,
 };
-use support::*;
 
 const HOUR: u64 = 3600;
-const T0: u64 = 1_700_000_000;
 
 #[test]
 fn default_policy_is_spec_3_6_9() {
@@ -105,308 +102,119 @@ fn policies_that_switch_the_lockout_off_are_refused() {
     assert!(LockoutPolicy::new(&[step(3, HOUR), step(9, 24 * HOUR)], 10).is_ok());
     assert!(LockoutPolicy::new(&[], 10).is_ok());
     // A policy at the cap still destroys the key at its 10th consecutive wrong PIN.
-    let p = LockoutPolicy::new(&default_steps, 10).unwrap();
-    let mut s = AttemptState::new();
-    for _ in 0..9 {
-        assert!(matches!(s.charge(&p, T0), FailureOutcome::Counted { .. }));
+    let p = LockoutPolicy::new(&[], 10).unwrap();
+    let policy = ServerPolicy::new(p, DEFAULT_KEY_LIFETIME_SECS, 8).unwrap();
+    let mut env = Env::with_policy(45, policy);
+    let mut device = env.register(KeyPurpose::Signing, PIN2);
+    for i in 0..9u8 {
+        assert!(matches!(
+            env.sign(&mut device, "11111", &[i]),
+            Outcome::WrongPin { .. }
+        ));
     }
-    assert_eq!(s.charge(&p, T0), FailureOutcome::Destroyed);
+    assert_eq!(env.sign(&mut device, "11111", b"10th"), Outcome::Destroyed);
 }
 
-/// The attempt state alone, step by step, with exact boundaries.
-#[test]
-fn attempt_state_exact_schedule() {
-    let p = LockoutPolicy::default();
-    let mut s = AttemptState::new();
-    let mut now = T0;
-    let expect = |left, lock| FailureOutcome::Counted {
-        attempts_left: left,
-        locked_until: lock,
-    };
-
-    assert_eq!(s.check(&p, now), Ok(()));
-    assert_eq!(s.charge(&p, now), expect(8, None));
-    assert_eq!(s.charge(&p, now), expect(7, None));
-    assert_eq!(s.charge(&p, now), expect(6, Some(now + 3 * HOUR)));
-    let until = now + 3 * HOUR;
-    assert_eq!(s.failures(), 3);
-    assert_eq!(s.check(&p, now), Err(Error::KeyLocked { until }));
-    assert_eq!(s.check(&p, until - 1), Err(Error::KeyLocked { until }));
-    // Unlocked at now >= until.
-    assert_eq!(s.check(&p, until), Ok(()));
-    now = until;
-    assert_eq!(s.charge(&p, now), expect(5, None));
-    assert_eq!(s.charge(&p, now), expect(4, None));
-    assert_eq!(s.charge(&p, now), expect(3, Some(now + 24 * HOUR)));
-    let until = now + 24 * HOUR;
-    assert_eq!(s.check(&p, until - 1), Err(Error::KeyLocked { until }));
-    assert_eq!(s.check(&p, until), Ok(()));
-    now = until;
-    assert_eq!(s.charge(&p, now), expect(2, None));
-    assert_eq!(s.charge(&p, now), expect(1, None));
-    assert_eq!(s.charge(&p, now), FailureOutcome::Destroyed);
-    assert!(s.is_exhausted(&p));
-    assert_eq!(s.check(&p, now + 1_000_000), Err(Error::KeyDestroyed));
-    assert_eq!(FailureOutcome::Destroyed.to_error(), Error::KeyDestroyed);
-    assert_eq!(
-        expect(3, Some(7)).to_error(),
-        Error::WrongPin {
-            attempts_left: 3,
-            locked_until: Some(7)
-        }
-    );
-
-    // Success resets the count and lifts the lock.
-    let mut s = AttemptState::from_parts(5, Some(now + 10));
-    assert_eq!(s.check(&p, now), Err(Error::KeyLocked { until: now + 10 }));
-    s.success();
-    assert_eq!(s, AttemptState::new());
-    assert_eq!(s.check(&p, now), Ok(()));
-    assert_eq!(s.attempts_left(&p), 9);
-}
-
-type Server = ServerState<InMemoryKeyStore<FakeShare>>;
-
-fn server(policy: ServerPolicy) -> Server {
-    ServerState::new(InMemoryKeyStore::new(), policy)
-}
-
-/// One wrong-PIN attempt on `key` at `now`, returning the answer and whether it evaluated.
-fn wrong(srv: &Server, key: u8, otp: &split_rsa::Otp, rid: u64, now: u64) -> (Error, bool) {
-    let calls = AtomicUsize::new(0);
-    let r = srv.complete_signature(
-        &key_id(key),
-        &request_id(rid),
-        otp,
-        now,
-        &mut rng(rid),
-        evaluator(&calls, WRONG_PIN, request_id(rid)),
-    );
-    (r.unwrap_err(), calls.load(Ordering::SeqCst) == 1)
-}
-
-/// The full 3/6/9 schedule through the server, on the Authentication and Signing keys of one
-/// account (two independent records), with an injected clock.
+/// The full 3/6/9 schedule through the server with exact boundaries, on the Authentication
+/// and Signing keys of one account (two independent records): a lock refuses new requests
+/// until exactly its end, nothing is evaluated while locked, the 9th failure destroys.
 #[test]
 fn server_lockout_schedule_two_independent_keys() {
-    let srv = server(ServerPolicy::default());
-    let (auth, sign) = (1u8, 2u8);
-    let otp_auth = srv
-        .register(key_id(auth), FakeShare { pin: RIGHT_PIN }, T0, &mut rng(1))
-        .unwrap();
-    let otp_sign = srv
-        .register(key_id(sign), FakeShare { pin: 55555 }, T0, &mut rng(2))
-        .unwrap();
-    let mut now = T0 + 10;
-    let mut rid = 100;
-    let next = |r: &mut u64| {
-        *r += 1;
-        *r
-    };
-
-    // Three wrong PINs on the Authentication key: the third locks it for exactly 3 hours.
-    for left in [8, 7] {
-        let (e, evaluated) = wrong(&srv, auth, &otp_auth, next(&mut rid), now);
+    let mut env = Env::new(40);
+    let mut auth = env.register(KeyPurpose::Authentication, PIN1);
+    let mut sign = env.register(KeyPurpose::Signing, PIN2);
+    let mut now = NOW;
+    for failure in 1..=9u32 {
+        env.now = now;
+        let out = env.sign(&mut sign, "11111", &failure.to_be_bytes());
+        let lock = match failure {
+            3 => Some(now + 3 * HOUR),
+            6 => Some(now + 24 * HOUR),
+            _ => None,
+        };
+        if failure == 9 {
+            assert_eq!(out, Outcome::Destroyed);
+            break;
+        }
         assert_eq!(
-            e,
-            Error::WrongPin {
-                attempts_left: left,
-                locked_until: None
+            out,
+            Outcome::WrongPin {
+                attempts_left: 9 - failure,
+                locked_until: lock
             }
         );
-        assert!(evaluated);
+        if let Some(until) = lock {
+            let evaluations = env.evaluations();
+            for t in [now, until - 1] {
+                let refused = env.server.create_request(
+                    &mut env.rng,
+                    sign.key_id(),
+                    KeyPurpose::Signing,
+                    Scheme::Pss(HashAlg::Sha256),
+                    &HashAlg::Sha256.digest(b"x"),
+                    t,
+                );
+                assert_eq!(
+                    refused.unwrap_err(),
+                    Error::KeyLocked { until: Some(until) }
+                );
+            }
+            assert_eq!(env.evaluations(), evaluations);
+            now = until; // the lock ends exactly here
+        }
+        // The other key of the account is untouched.
+        assert_eq!(env.failures(auth.key_id()), 0);
     }
-    let until = now + 3 * HOUR;
-    let (e, _) = wrong(&srv, auth, &otp_auth, next(&mut rid), now);
     assert_eq!(
-        e,
-        Error::WrongPin {
+        env.record(sign.key_id()).destroyed().map(|(r, _)| r),
+        Some(DestroyReason::WrongPins)
+    );
+    env.now = now;
+    assert!(matches!(
+        env.sign(&mut auth, PIN1, b"still works"),
+        Outcome::Completed { .. }
+    ));
+}
+
+/// A message signed before the lock (for the pending request) and sent while locked is
+/// refused without evaluation, even with the right PIN; after the lock a right PIN completes
+/// and resets the count.
+#[test]
+fn right_pin_refused_while_locked_then_resets() {
+    let mut env = Env::new(41);
+    let mut device = env.register(KeyPurpose::Signing, PIN2);
+    for i in 0..2u8 {
+        let _ = env.sign(&mut device, "11111", &[i]);
+    }
+    let request = env.request(&device, b"third");
+    let mut copy = env::copy(&device);
+    let wrong = device
+        .sign(&mut env.rng, &request, &pin("11111", KeyPurpose::Signing))
+        .unwrap();
+    let right = copy
+        .sign(&mut env.rng, &request, &pin(PIN2, KeyPurpose::Signing))
+        .unwrap();
+    let out = env.server.complete(&mut env.rng, &wrong, NOW).unwrap();
+    let until = NOW + 3 * HOUR;
+    assert_eq!(
+        out.outcome,
+        Outcome::WrongPin {
             attempts_left: 6,
             locked_until: Some(until)
         }
     );
-
-    // The Signing key is unaffected: it still signs.
-    let calls = AtomicUsize::new(0);
-    let ans = srv
-        .complete_signature(
-            &key_id(sign),
-            &request_id(7),
-            &otp_sign,
-            now,
-            &mut rng(7),
-            evaluator(&calls, 55555, request_id(7)),
-        )
-        .unwrap();
-    assert_eq!(ans.signature(), fake_signature(&request_id(7)).as_slice());
-
-    // While locked: refused without evaluating and without counting, up to the last second.
-    for t in [now, now + 1, until - 1] {
-        let r = srv.complete_signature(
-            &key_id(auth),
-            &request_id(next(&mut rid)),
-            &otp_auth,
-            t,
-            &mut rng(0),
-            must_not_evaluate,
-        );
-        assert_eq!(r.unwrap_err(), Error::KeyLocked { until });
-    }
-    let rec = srv.store().load(&key_id(auth)).unwrap().unwrap();
-    assert_eq!(rec.active().unwrap().attempts().failures(), 3);
-
-    // At `until` exactly the key is usable again.
-    now = until;
-    for left in [5, 4] {
-        let (e, evaluated) = wrong(&srv, auth, &otp_auth, next(&mut rid), now);
-        assert_eq!(
-            e,
-            Error::WrongPin {
-                attempts_left: left,
-                locked_until: None
-            }
-        );
-        assert!(evaluated);
-    }
-    let until = now + 24 * HOUR;
-    let (e, _) = wrong(&srv, auth, &otp_auth, next(&mut rid), now);
-    assert_eq!(
-        e,
-        Error::WrongPin {
-            attempts_left: 3,
-            locked_until: Some(until)
-        }
-    );
-    let r = srv.complete_signature(
-        &key_id(auth),
-        &request_id(next(&mut rid)),
-        &otp_auth,
-        until - 1,
-        &mut rng(0),
-        must_not_evaluate,
-    );
-    assert_eq!(r.unwrap_err(), Error::KeyLocked { until });
-
-    // The Signing key: two wrong PINs, then a right one resets its count.
-    for left in [8, 7] {
-        let (e, _) = wrong(&srv, sign, ans.next_otp(), next(&mut rid), now);
-        assert_eq!(
-            e,
-            Error::WrongPin {
-                attempts_left: left,
-                locked_until: None
-            }
-        );
-    }
-    let calls = AtomicUsize::new(0);
-    let ans2 = srv
-        .complete_signature(
-            &key_id(sign),
-            &request_id(8),
-            ans.next_otp(),
-            now,
-            &mut rng(8),
-            evaluator(&calls, 55555, request_id(8)),
-        )
-        .unwrap();
-    let rec = srv.store().load(&key_id(sign)).unwrap().unwrap();
-    assert_eq!(rec.active().unwrap().attempts().failures(), 0);
-    let (e, _) = wrong(&srv, sign, ans2.next_otp(), next(&mut rid), now);
-    assert_eq!(
-        e,
-        Error::WrongPin {
-            attempts_left: 8,
-            locked_until: None
-        }
-    );
-
-    // Authentication key: 7th, 8th, 9th wrong PIN after the 24 h lock: destroyed at 9.
-    now = until;
-    for left in [2, 1] {
-        let (e, _) = wrong(&srv, auth, &otp_auth, next(&mut rid), now);
-        assert_eq!(
-            e,
-            Error::WrongPin {
-                attempts_left: left,
-                locked_until: None
-            }
-        );
-    }
-    let (e, evaluated) = wrong(&srv, auth, &otp_auth, next(&mut rid), now);
-    assert_eq!(e, Error::KeyDestroyed);
-    assert!(evaluated);
-    let rec = srv.store().load(&key_id(auth)).unwrap().unwrap();
-    assert_eq!(rec.destroyed(), Some((DestroyReason::WrongPins, now)));
-    assert!(rec.active().is_none(), "destroyed record keeps no share");
-    // Even the right PIN is refused without evaluation, at any later time.
-    for t in [now, now + 365 * 24 * HOUR] {
-        let r = srv.complete_signature(
-            &key_id(auth),
-            &request_id(next(&mut rid)),
-            &otp_auth,
-            t,
-            &mut rng(0),
-            must_not_evaluate,
-        );
-        assert_eq!(r.unwrap_err(), Error::KeyDestroyed);
-    }
-
-    // The Signing key still works.
-    let calls = AtomicUsize::new(0);
-    srv.complete_signature(
-        &key_id(sign),
-        &request_id(9),
-        ans2.next_otp(),
-        now,
-        &mut rng(9),
-        evaluator(&calls, 55555, request_id(9)),
-    )
-    .unwrap();
-}
-
-/// A right PIN while locked is refused too (nothing is evaluated, so nothing can reset).
-#[test]
-fn right_pin_refused_while_locked_then_resets() {
-    let srv = server(ServerPolicy::default());
-    let otp = srv
-        .register(key_id(1), FakeShare { pin: RIGHT_PIN }, T0, &mut rng(1))
-        .unwrap();
-    for i in 0..3 {
-        wrong(&srv, 1, &otp, i, T0);
-    }
-    let until = T0 + 3 * HOUR;
-    let r = srv.complete_signature(
-        &key_id(1),
-        &request_id(50),
-        &otp,
-        until - 1,
-        &mut rng(0),
-        must_not_evaluate,
-    );
-    assert_eq!(r.unwrap_err(), Error::KeyLocked { until });
-    let calls = AtomicUsize::new(0);
-    let ans = srv
-        .complete_signature(
-            &key_id(1),
-            &request_id(51),
-            &otp,
-            until,
-            &mut rng(51),
-            evaluator(&calls, RIGHT_PIN, request_id(51)),
-        )
-        .unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
-    let rec = srv.store().load(&key_id(1)).unwrap().unwrap();
-    assert_eq!(*rec.active().unwrap().attempts(), AttemptState::new());
-    // The next wrong PIN is the first again.
-    let (e, _) = wrong(&srv, 1, ans.next_otp(), 60, until);
-    assert_eq!(
-        e,
-        Error::WrongPin {
-            attempts_left: 8,
-            locked_until: None
-        }
-    );
+    let evaluations = env.evaluations();
+    let refused = env.server.complete(&mut env.rng, &right, NOW + 60).unwrap();
+    assert_eq!(refused.outcome, Outcome::Locked { until: Some(until) });
+    assert_eq!(env.evaluations(), evaluations);
+    assert_eq!(env.failures(device.key_id()), 3);
+    device.accept(&out.response).unwrap();
+    env.now = until;
+    assert!(matches!(
+        env.sign(&mut device, PIN2, b"after"),
+        Outcome::Completed { .. }
+    ));
+    assert_eq!(env.failures(device.key_id()), 0);
 }
 
 /// A configured policy: lock 60 s at 2 failures, destroy at 4.
@@ -420,146 +228,81 @@ fn custom_policy() {
         4,
     )
     .unwrap();
-    let srv = server(ServerPolicy::new(lockout, 1000, 8).unwrap());
-    let otp = srv
-        .register(key_id(3), FakeShare { pin: RIGHT_PIN }, T0, &mut rng(1))
-        .unwrap();
+    let policy = ServerPolicy::new(lockout, DEFAULT_KEY_LIFETIME_SECS, 8).unwrap();
+    let mut env = Env::with_policy(42, policy);
+    let mut device = env.register(KeyPurpose::Signing, PIN2);
+    let mut outs = Vec::new();
+    for i in 0..4u8 {
+        outs.push(env.sign(&mut device, "11111", &[i]));
+        env.now += 60;
+    }
     assert_eq!(
-        wrong(&srv, 3, &otp, 1, T0).0,
-        Error::WrongPin {
-            attempts_left: 3,
-            locked_until: None
-        }
+        outs,
+        vec![
+            Outcome::WrongPin {
+                attempts_left: 3,
+                locked_until: None
+            },
+            Outcome::WrongPin {
+                attempts_left: 2,
+                locked_until: Some(NOW + 60 + 60)
+            },
+            Outcome::WrongPin {
+                attempts_left: 1,
+                locked_until: None
+            },
+            Outcome::Destroyed,
+        ]
     );
-    assert_eq!(
-        wrong(&srv, 3, &otp, 2, T0).0,
-        Error::WrongPin {
-            attempts_left: 2,
-            locked_until: Some(T0 + 60)
-        }
-    );
-    let r = srv.complete_signature(
-        &key_id(3),
-        &request_id(3),
-        &otp,
-        T0 + 59,
-        &mut rng(0),
-        must_not_evaluate,
-    );
-    assert_eq!(r.unwrap_err(), Error::KeyLocked { until: T0 + 60 });
-    assert_eq!(
-        wrong(&srv, 3, &otp, 4, T0 + 60).0,
-        Error::WrongPin {
-            attempts_left: 1,
-            locked_until: None
-        }
-    );
-    assert_eq!(wrong(&srv, 3, &otp, 5, T0 + 60).0, Error::KeyDestroyed);
-
-    // Lifetime 1000 s: expired at created_at + 1000 exactly, refused without evaluation.
-    let otp = srv
-        .register(key_id(4), FakeShare { pin: RIGHT_PIN }, T0, &mut rng(2))
-        .unwrap();
-    let calls = AtomicUsize::new(0);
-    let a = srv
-        .complete_signature(
-            &key_id(4),
-            &request_id(6),
-            &otp,
-            T0 + 999,
-            &mut rng(6),
-            evaluator(&calls, RIGHT_PIN, request_id(6)),
-        )
-        .unwrap();
-    let r = srv.complete_signature(
-        &key_id(4),
-        &request_id(7),
-        a.next_otp(),
-        T0 + 1000,
-        &mut rng(0),
-        must_not_evaluate,
-    );
-    assert_eq!(r.unwrap_err(), Error::KeyExpired);
-    let rec = srv.store().load(&key_id(4)).unwrap().unwrap();
-    assert_eq!(rec.destroyed(), Some((DestroyReason::Expired, T0 + 1000)));
-    let r = srv.complete_signature(
-        &key_id(4),
-        &request_id(8),
-        a.next_otp(),
-        T0 + 5000,
-        &mut rng(0),
-        must_not_evaluate,
-    );
-    assert_eq!(r.unwrap_err(), Error::KeyExpired);
+    assert_eq!(env.evaluations(), 4);
 }
 
+/// SPEC §7: keys expire 3 years after registration by default; an expired key refuses
+/// everything (its public key too); `expire` destroys it with reason Expired.
 #[test]
 fn expiry_default_lifetime_and_expire_key() {
-    let srv = server(ServerPolicy::default());
-    let otp = srv
-        .register(key_id(1), FakeShare { pin: RIGHT_PIN }, T0, &mut rng(1))
+    let mut env = Env::new(43);
+    let mut device = env.register(KeyPurpose::Signing, PIN2);
+    let record = env.record(device.key_id());
+    assert_eq!(record.expires_at(), NOW + DEFAULT_KEY_LIFETIME_SECS);
+    assert_eq!(DEFAULT_KEY_LIFETIME_SECS, 1096 * 24 * HOUR);
+    let request = env.request(&device, b"before");
+    let message = device
+        .sign(&mut env.rng, &request, &pin(PIN2, KeyPurpose::Signing))
         .unwrap();
-    let rec = srv.store().load(&key_id(1)).unwrap().unwrap();
-    assert_eq!(rec.created_at(), T0);
-    assert_eq!(rec.expires_at(), T0 + 1096 * 24 * HOUR);
-    assert!(!srv.expire_key(&key_id(1), rec.expires_at() - 1).unwrap());
-    assert!(srv.expire_key(&key_id(1), rec.expires_at()).unwrap());
-    assert!(!srv.expire_key(&key_id(1), rec.expires_at() + 1).unwrap());
-    let rec = srv.store().load(&key_id(1)).unwrap().unwrap();
+    let at = record.expires_at();
+    let out = env.server.complete(&mut env.rng, &message, at).unwrap();
+    assert_eq!(out.outcome, Outcome::Expired);
+    assert_eq!(device.accept(&out.response).unwrap(), Outcome::Expired);
+    assert!(device.is_dead());
+    assert!(!env.server.expire(device.key_id(), at - 1).unwrap());
+    assert!(env.server.expire(device.key_id(), at).unwrap());
+    assert!(!env.server.expire(device.key_id(), at + 1).unwrap());
     assert_eq!(
-        rec.destroyed(),
-        Some((DestroyReason::Expired, rec.expires_at()))
+        env.record(device.key_id()).destroyed(),
+        Some((DestroyReason::Expired, at))
     );
-    let r = srv.complete_signature(
-        &key_id(1),
-        &request_id(1),
-        &otp,
-        T0,
-        &mut rng(0),
-        must_not_evaluate,
-    );
-    assert_eq!(r.unwrap_err(), Error::KeyExpired);
+    assert_eq!(env.evaluations(), 0);
 }
 
+/// Closing destroys the key (share gone) and is idempotent; a closed key refuses everything.
 #[test]
 fn close_key_destroys_and_is_idempotent() {
-    let srv = server(ServerPolicy::default());
-    let otp = srv
-        .register(key_id(1), FakeShare { pin: RIGHT_PIN }, T0, &mut rng(1))
-        .unwrap();
-    srv.close_key(&key_id(1), T0 + 5).unwrap();
-    srv.close_key(&key_id(1), T0 + 6).unwrap();
-    let rec = srv.store().load(&key_id(1)).unwrap().unwrap();
-    assert_eq!(rec.destroyed(), Some((DestroyReason::Closed, T0 + 5)));
-    let r = srv.complete_signature(
-        &key_id(1),
-        &request_id(1),
-        &otp,
-        T0 + 7,
-        &mut rng(0),
-        must_not_evaluate,
-    );
-    assert_eq!(r.unwrap_err(), Error::KeyDestroyed);
+    let mut env = Env::new(44);
+    let device = env.register(KeyPurpose::Signing, PIN2);
+    env.server.close(device.key_id(), NOW + 5).unwrap();
+    env.server.close(device.key_id(), NOW + 9).unwrap();
+    let record = env.record(device.key_id());
+    assert_eq!(record.destroyed(), Some((DestroyReason::Closed, NOW + 5)));
+    assert!(record.active().is_none());
     assert_eq!(
-        srv.close_key(&key_id(9), T0).unwrap_err(),
-        Error::Store(split_rsa::StoreError::NotFound)
-    );
-    let r = srv.complete_signature(
-        &key_id(9),
-        &request_id(1),
-        &otp,
-        T0,
-        &mut rng(0),
-        must_not_evaluate,
+        env.server.public_key(device.key_id(), NOW).unwrap_err(),
+        Error::KeyDestroyed
     );
     assert_eq!(
-        r.unwrap_err(),
-        Error::Store(split_rsa::StoreError::NotFound)
-    );
-    // Registering an existing id is refused.
-    assert_eq!(
-        srv.register(key_id(1), FakeShare { pin: 1 }, T0, &mut rng(3))
+        env.server
+            .close(&split_rsa::KeyId::from_bytes([9; 16]), NOW)
             .unwrap_err(),
-        Error::Store(split_rsa::StoreError::Conflict)
+        Error::Store(split_rsa::StoreError::NotFound)
     );
 }
