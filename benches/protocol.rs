@@ -48,10 +48,11 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use split_rsa::hazmat::arith::{Modulus, Uint};
 use split_rsa::hazmat::{keygen, padding, signing};
+use split_rsa::spki::EncodePublicKey;
 use split_rsa::{
-    Argon2Params, DeviceRegistration, DeviceShare, HashAlg, InMemoryKeyStore, KeyPurpose, KeySize,
-    Pin, PublicKey, Scheme, Server, ServerPolicy, ServerShare, ServerTransportKey, SigningRequest,
-    verify,
+    Argon2Params, DeviceRegistration, DeviceShare, HashAlg, InMemoryKeyStore, KekId, KeyPurpose,
+    KeySize, LocalKek, Pin, PublicKey, Scheme, Server, ServerPolicy, ServerShare,
+    ServerTransportKey, verify,
 };
 
 /// Ring marker for the raw RSAVP1 measurement.
@@ -168,7 +169,8 @@ fn bench_protocol(c: &mut Criterion) {
     );
 
     // OpenSSL RSA-6144 public key: our composite key, imported from SPKI DER.
-    let opk = PKey::public_key_from_der(&pk.to_public_key_der()).expect("import SPKI");
+    let opk = PKey::public_key_from_der(pk.to_public_key_der().expect("SPKI").as_bytes())
+        .expect("import SPKI");
     let orsa6144 = opk.rsa().expect("rsa key");
     assert_eq!(orsa6144.n().to_vec(), n_bytes);
     let mut ovctx = PkeyCtx::new(&opk).expect("ctx");
@@ -207,35 +209,48 @@ fn bench_protocol(c: &mut Criterion) {
     let proto_server = Server::new(
         ServerTransportKey::generate(&mut rng),
         InMemoryKeyStore::new(),
+        LocalKek::generate(KekId(1), &mut rng),
         ServerPolicy::default(),
         size,
     );
     let pin = Pin::new("50731", KeyPurpose::Signing).expect("pin");
+    let challenge = proto_server.issue_challenge(&mut rng, 1_800_000_000);
     let (reg, request) = DeviceRegistration::start(
         &mut rng,
+        &challenge,
         KeyPurpose::Signing,
         size,
         &proto_server.transport_public_key(),
     )
     .expect("start");
-    let response = proto_server
+    let registered = proto_server
         .register(&mut rng, &request, 1_800_000_000)
         .expect("register");
+    let answer = reg.open_response(&registered.response).expect("open");
     let mut record = reg
         .finish(
             &mut rng,
-            response,
+            answer,
             &pin,
             Argon2Params::insecure_fast_for_tests(),
         )
         .expect("finish");
     eprintln!("second key registered in {:.1?}", t.elapsed());
-    let request = SigningRequest::new(&mut rng, *record.key_id(), pss, &digest).expect("req");
+    let request = proto_server
+        .create_request(
+            &mut rng,
+            record.key_id(),
+            KeyPurpose::Signing,
+            pss,
+            &digest,
+            1_800_000_001,
+        )
+        .expect("req");
     let partial = record.sign(&mut rng, &request, &pin).expect("sign");
     let answer = proto_server
-        .complete(&mut rng, &request, &partial, 1_800_000_001)
+        .complete(&mut rng, &partial, 1_800_000_001)
         .expect("complete");
-    record.accept(&request, &answer).expect("accept");
+    record.accept(&answer.response).expect("accept");
 
     // ---- Paired ratios: each pair runs both sides back to back, so load drift on a shared
     // machine hits both alike; the median of the per-pair ratios is printed (stderr) beside
@@ -344,16 +359,24 @@ fn bench_protocol(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let req =
-                    SigningRequest::new(&mut rng, *record.key_id(), pss, &digest).expect("req");
-                let partial = record.sign(&mut rng, &req, &pin).expect("sign");
                 now += 1;
+                let req = proto_server
+                    .create_request(
+                        &mut rng,
+                        record.key_id(),
+                        KeyPurpose::Signing,
+                        pss,
+                        &digest,
+                        now,
+                    )
+                    .expect("req");
+                let partial = record.sign(&mut rng, &req, &pin).expect("sign");
                 let t = Instant::now();
                 let answer = proto_server
-                    .complete(&mut rng, &req, &partial, now)
+                    .complete(&mut rng, &partial, now)
                     .expect("complete");
                 total += t.elapsed();
-                record.accept(&req, &answer).expect("accept");
+                record.accept(&answer.response).expect("accept");
             }
             total
         })
