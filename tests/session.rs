@@ -561,10 +561,10 @@ fn sixteen_threads_never_exceed_the_policy() {
                     let msg = &messages[(t * 3 + round * 5) % messages.len()];
                     // Send, then resend the same bytes (a duplicate).
                     for _ in 0..2 {
-                        if let Ok(out) = server.complete(&mut rng, msg, NOW) {
-                            if out.outcome == Outcome::Destroyed {
-                                destroyed.fetch_add(1, Ordering::SeqCst);
-                            }
+                        if let Ok(out) = server.complete(&mut rng, msg, NOW)
+                            && out.outcome == Outcome::Destroyed
+                        {
+                            destroyed.fetch_add(1, Ordering::SeqCst);
                         }
                     }
                 }

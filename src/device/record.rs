@@ -135,11 +135,13 @@ impl DeviceRecord {
     }
 
     /// The current one-time password (for `hazmat::device`).
+    #[cfg(feature = "hazmat")]
     pub(crate) fn otp(&self) -> &Otp {
         &self.otp
     }
 
     /// n1, big-endian (for `hazmat::device`).
+    #[cfg(feature = "hazmat")]
     pub(crate) fn n1(&self) -> &[u8] {
         &self.n1
     }

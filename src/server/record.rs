@@ -378,6 +378,9 @@ impl fmt::Debug for ActiveKey {
 }
 
 /// A key's lifecycle state (SPEC §7).
+// A record is decoded, changed and encoded once per operation; boxing the active state would
+// add an allocation to each without saving any copy.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyState {
     /// Usable (possibly locked).

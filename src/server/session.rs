@@ -168,6 +168,8 @@ pub struct MessageFacts {
 }
 
 /// What [`admit`] decides for a message (SPEC §4.5 b-g).
+// Returned once per message and consumed at once: a box would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
     /// b: answer this stored sealed answer again; nothing changes.
@@ -194,6 +196,8 @@ pub enum Evaluation {
 }
 
 /// What [`settle`] decides after an evaluation.
+// Returned once per evaluation and consumed at once (see `Admission`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {
     /// The same message was settled meanwhile (a duplicate won the race): answer this stored
