@@ -29,9 +29,8 @@ pub enum Error {
     InvalidPin(PinError),
     /// Bytes could not be decoded (SPEC §9): which field, and what was wrong.
     Decode(DecodeError),
-    /// A request's parameters are inconsistent (e.g. a digest of the wrong length for its
-    /// hash, a PSS salt of the wrong length, a key id that does not match).
-    InvalidRequest(&'static str),
+    /// A call's arguments are inconsistent: what was wrong, as a [`RequestError`].
+    InvalidRequest(RequestError),
     /// The message is too long for the modulus (RFC 8017 "intended encoded message length too
     /// short").
     MessageTooLong,
@@ -61,8 +60,10 @@ pub enum Error {
     CloneDetected,
     /// The key store failed or a compare-and-swap lost a race (SPEC §7).
     Store(StoreError),
-    /// The random number generator failed.
-    Rng,
+    /// Prime generation found no prime within its budget of candidates (SPEC §2). With a
+    /// working random number generator this does not happen (the budget is far above the
+    /// expected number of candidates); it signals a broken or exhausted RNG.
+    NoPrimeFound,
     /// The key-encryption key protecting shares at rest failed (SPEC §7).
     Kek(KekError),
     /// A registration for an n1 that was registered before (SPEC §3.5): a replayed or
@@ -70,7 +71,7 @@ pub enum Error {
     AlreadyRegistered,
     /// A registration challenge that this server did not issue, that expired, or that was
     /// already used (SPEC §3.0, §3.5). Nothing was created.
-    InvalidChallenge(&'static str),
+    InvalidChallenge(ChallengeError),
     /// The device record holds an exchange that is not resolved yet: resend it and accept the
     /// answer first (SPEC §4.3, §10).
     ExchangePending,
@@ -80,6 +81,135 @@ pub enum Error {
     /// record); the device record can no longer sign (SPEC §4.6).
     KeyDead,
 }
+
+/// What was inconsistent in a call's arguments ([`Error::InvalidRequest`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestError {
+    /// A digest whose length is not its hash function's.
+    DigestLength,
+    /// A PSS salt that is not as long as the hash, or a salt for PKCS#1 v1.5.
+    SaltLength,
+    /// An MGF1 mask longer than the RFC 8017 limit.
+    MaskTooLong,
+    /// A request, PIN or record for another key.
+    OtherKey,
+    /// A request or PIN for another purpose than the key's (PIN1 authentication vs PIN2
+    /// signing).
+    OtherPurpose,
+    /// A request that expires no later than now.
+    RequestExpired,
+    /// A device share of a length no key size has.
+    ShareLength,
+    /// PIN-KDF parameters out of their bounds; names the parameter (`argon2.m_cost`, ...).
+    KdfParams(&'static str),
+    /// The PIN KDF's memory could not be allocated.
+    KdfMemory,
+    /// A plaintext too long to seal to the server.
+    PlaintextTooLong,
+    /// HPKE sealing or its secret export failed.
+    Hpke,
+    /// The server's transport public key is not a valid X25519 key.
+    TransportKey,
+    /// A prime size the generator does not support.
+    PrimeSize,
+    /// Operands whose sizes do not match the modulus, or a modulus of no supported size.
+    OperandSize,
+    /// A lockout or server policy out of its safe bounds.
+    Policy(PolicyError),
+    /// Sealing under a key-encryption key that is not the current one.
+    KekNotCurrent,
+    /// Adding a key-encryption key whose id is already held.
+    KekIdHeld,
+    /// Retiring the current key-encryption key.
+    RetireCurrentKek,
+}
+
+/// Which bound a lockout or server policy broke (SPEC §7: "configurable within safe bounds").
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyError {
+    /// The destroy threshold is 0 or above `LockoutPolicy::MAX_DESTROY_AT`.
+    DestroyThreshold,
+    /// Lock thresholds that are not strictly increasing from 1, or not below the destroy
+    /// threshold.
+    LockThresholds,
+    /// A lock of zero seconds.
+    LockDuration,
+    /// A key, request or challenge lifetime of zero.
+    Lifetime,
+    /// Zero compare-and-swap retries.
+    CasRetries,
+}
+
+/// Why a registration challenge was refused (SPEC §3.0, §3.5).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeError {
+    /// Its tag does not verify: this server did not issue it (or it was altered).
+    Foreign,
+    /// It expired.
+    Expired,
+    /// A key was already registered with it.
+    Used,
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::DigestLength => f.write_str("the digest's length is not its hash's"),
+            RequestError::SaltLength => f.write_str("the PSS salt's length is not the hash's"),
+            RequestError::MaskTooLong => f.write_str("the MGF1 mask is too long"),
+            RequestError::OtherKey => f.write_str("it is for another key"),
+            RequestError::OtherPurpose => f.write_str("it is for another purpose than the key's"),
+            RequestError::RequestExpired => f.write_str("the request has expired"),
+            RequestError::ShareLength => f.write_str("the device share has no supported length"),
+            RequestError::KdfParams(p) => write!(f, "the PIN-KDF parameter {p} is out of bounds"),
+            RequestError::KdfMemory => f.write_str("the PIN KDF's memory could not be allocated"),
+            RequestError::PlaintextTooLong => f.write_str("the plaintext is too long to seal"),
+            RequestError::Hpke => f.write_str("HPKE sealing failed"),
+            RequestError::TransportKey => f.write_str("the transport public key is invalid"),
+            RequestError::PrimeSize => f.write_str("unsupported prime size"),
+            RequestError::OperandSize => f.write_str("operand sizes do not match the modulus"),
+            RequestError::Policy(p) => write!(f, "policy out of bounds: {p}"),
+            RequestError::KekNotCurrent => f.write_str("only the current KEK seals"),
+            RequestError::KekIdHeld => f.write_str("that KEK id is already held"),
+            RequestError::RetireCurrentKek => f.write_str("the current KEK cannot be retired"),
+        }
+    }
+}
+
+impl core::error::Error for RequestError {}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PolicyError::DestroyThreshold => {
+                "the destroy threshold must be between 1 and LockoutPolicy::MAX_DESTROY_AT"
+            }
+            PolicyError::LockThresholds => {
+                "lock thresholds must increase strictly from 1 and stay below the destroy threshold"
+            }
+            PolicyError::LockDuration => "a lock must last at least one second",
+            PolicyError::Lifetime => "lifetimes must be at least one second",
+            PolicyError::CasRetries => "at least one compare-and-swap retry",
+        })
+    }
+}
+
+impl core::error::Error for PolicyError {}
+
+impl fmt::Display for ChallengeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChallengeError::Foreign => "not issued by this server",
+            ChallengeError::Expired => "expired",
+            ChallengeError::Used => "already used",
+        })
+    }
+}
+
+impl core::error::Error for ChallengeError {}
 
 /// Which SPEC §2 check a key failed.
 #[non_exhaustive]
@@ -297,7 +427,9 @@ impl fmt::Display for Error {
             },
             Error::CloneDetected => f.write_str("cloned device share detected; key destroyed"),
             Error::Store(s) => write!(f, "key store: {s}"),
-            Error::Rng => f.write_str("random number generator failed"),
+            Error::NoPrimeFound => f.write_str(
+                "no prime found within the candidate budget (is the random number generator broken?)",
+            ),
             Error::Kek(k) => write!(f, "key-encryption key: {k}"),
             Error::AlreadyRegistered => f.write_str("a key was already registered for this n1"),
             Error::InvalidChallenge(why) => write!(f, "registration challenge refused: {why}"),
@@ -315,6 +447,8 @@ impl core::error::Error for Error {
         match self {
             Error::InvalidKey(e) => Some(e),
             Error::InvalidPin(e) => Some(e),
+            Error::InvalidRequest(e) => Some(e),
+            Error::InvalidChallenge(e) => Some(e),
             Error::Decode(e) => Some(e),
             Error::Store(e) => Some(e),
             Error::Kek(e) => Some(e),

@@ -44,8 +44,8 @@ pub use device::registration::{DeviceRegistration, RegistrationAnswer};
 pub use device::seal::{Argon2Params, MAX_SHARE_LEN, MIN_SHARE_LEN, SALT_LEN, SealedShare};
 pub use device::verification_code::{VerificationCode, verification_code};
 pub use error::{
-    BackendError, DecodeError, DecodeErrorKind, Error, KekError, KeyError, PinError, Result,
-    StoreError, Uniqueness,
+    BackendError, ChallengeError, DecodeError, DecodeErrorKind, Error, KekError, KeyError,
+    PinError, PolicyError, RequestError, Result, StoreError, Uniqueness,
 };
 pub use rsa::hash::HashAlg;
 pub use rsa::keygen::{DeviceShare, KeySize, RegistrationPayload, ServerShare};

@@ -105,16 +105,27 @@ fn build_csr(scheme: Scheme, seed: u64) -> CertReq {
 /// Our own check of a CSR: the key it carries is the split key, and its signature verifies
 /// under it with the scheme its `signatureAlgorithm` names.
 fn our_verify(csr: &CertReq) -> split_rsa::Result<Scheme> {
-    let carried = PublicKey::try_from(csr.info.public_key.owned_to_ref())
-        .map_err(|_| Error::InvalidRequest("CSR public key"))?;
+    let carried = PublicKey::try_from(csr.info.public_key.owned_to_ref()).map_err(|_| {
+        Error::Decode(split_rsa::DecodeError::new(
+            "csr.public_key",
+            split_rsa::DecodeErrorKind::Invalid,
+        ))
+    })?;
     assert_eq!(carried, split_key().public);
-    let scheme = Scheme::try_from(csr.algorithm.owned_to_ref())
-        .map_err(|_| Error::InvalidRequest("CSR signature algorithm"))?;
+    let scheme = Scheme::try_from(csr.algorithm.owned_to_ref()).map_err(|_| {
+        Error::Decode(split_rsa::DecodeError::new(
+            "csr.signature_algorithm",
+            split_rsa::DecodeErrorKind::Invalid,
+        ))
+    })?;
     let tbs = csr.info.to_der().unwrap();
     let sig = csr
         .signature
         .as_bytes()
-        .ok_or(Error::InvalidRequest("unused bits"))?;
+        .ok_or(Error::Decode(split_rsa::DecodeError::new(
+            "csr.signature",
+            split_rsa::DecodeErrorKind::NonCanonical,
+        )))?;
     verify(&carried, scheme, &scheme.hash().digest(&tbs), sig)?;
     Ok(scheme)
 }

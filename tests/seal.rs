@@ -383,7 +383,9 @@ fn argon2_params_bounds() {
     ] {
         assert_eq!(
             Argon2Params::new(m, t, p),
-            Err(Error::InvalidRequest(field)),
+            Err(Error::InvalidRequest(split_rsa::RequestError::KdfParams(
+                field
+            ))),
             "({m}, {t}, {p})"
         );
     }
@@ -404,7 +406,9 @@ fn pin_kdf_is_argon2i_with_at_least_three_passes() {
     for t in [1u32, 2] {
         assert_eq!(
             Argon2Params::new(64, t, 1),
-            Err(Error::InvalidRequest("argon2.t_cost")),
+            Err(Error::InvalidRequest(split_rsa::RequestError::KdfParams(
+                "argon2.t_cost"
+            ))),
             "t = {t}"
         );
         let mut b = good.clone();

@@ -19,8 +19,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use env::{Env, Fault, NOW, PIN2, copy, pin, size};
 use split_rsa::{
-    DeviceRegistration, Error, HashAlg, KeyPurpose, LockStep, LockoutPolicy, Outcome, Scheme,
-    SealedPartialSignature, SealedResponse, ServerPolicy, ServerTransportKey, verify,
+    ChallengeError, DeviceRegistration, Error, HashAlg, KeyPurpose, LockStep, LockoutPolicy,
+    Outcome, Scheme, SealedPartialSignature, SealedResponse, ServerPolicy, ServerTransportKey,
+    verify,
 };
 
 const SIGNING: KeyPurpose = KeyPurpose::Signing;
@@ -217,7 +218,7 @@ fn registration_challenges_are_authenticated_fresh_and_single_use() {
         env.server
             .register(&mut env.rng, &request, NOW)
             .unwrap_err(),
-        Error::InvalidChallenge("not issued by this server")
+        Error::InvalidChallenge(ChallengeError::Foreign)
     );
     // A tampered expiry (the tag no longer matches).
     let challenge = env.server.issue_challenge(&mut env.rng, NOW);
@@ -236,14 +237,14 @@ fn registration_challenges_are_authenticated_fresh_and_single_use() {
         env.server
             .register(&mut env.rng, &request, NOW + 15 * 60)
             .unwrap_err(),
-        Error::InvalidChallenge("expired")
+        Error::InvalidChallenge(ChallengeError::Expired)
     );
     // Single use: a second registration (another n1) with a used challenge is refused.
     env.server.register(&mut env.rng, &request, NOW).unwrap();
     let second = start(&mut env, &challenge);
     assert_eq!(
         env.server.register(&mut env.rng, &second, NOW).unwrap_err(),
-        Error::InvalidChallenge("already used")
+        Error::InvalidChallenge(ChallengeError::Used)
     );
     assert_eq!(env.store.len(), 1);
 }

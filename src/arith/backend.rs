@@ -25,6 +25,7 @@
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 
+use crate::error::RequestError;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::monty::{mont_mul_portable, mont_sqr_portable};
@@ -138,14 +139,10 @@ pub(crate) fn mont_sqr(out: &mut [Limb], a: &[Limb], n: &[Limb], n0inv: Limb) {
 fn check_lengths(out: &[Limb], a: &[Limb], b: &[Limb], n: &[Limb]) -> Result<(), Error> {
     let k = n.len();
     if k == 0 || k > super::uint::MAX_LIMBS {
-        return Err(Error::InvalidRequest(
-            "modulus must have 1 to MAX_LIMBS limbs",
-        ));
+        return Err(Error::InvalidRequest(RequestError::OperandSize));
     }
     if out.len() != k || a.len() != k || b.len() != k {
-        return Err(Error::InvalidRequest(
-            "operands must have as many limbs as the modulus",
-        ));
+        return Err(Error::InvalidRequest(RequestError::OperandSize));
     }
     Ok(())
 }

@@ -20,6 +20,7 @@
 //! The device never sees d1'' after registration, and no type here can hold a server share
 //! (SPEC §1 (b), (f)).
 
+use crate::error::RequestError;
 use core::fmt;
 
 use rand_core::CryptoRng;
@@ -215,10 +216,10 @@ impl DeviceRecord {
     fn check_can_sign(&self, request: &SigningRequest) -> Result<()> {
         may_sign(self.dead, self.pending.is_some())?;
         if request.key_id != self.key_id {
-            return Err(Error::InvalidRequest("the request is for another key"));
+            return Err(Error::InvalidRequest(RequestError::OtherKey));
         }
         if request.purpose != self.purpose {
-            return Err(Error::InvalidRequest("the request is for another purpose"));
+            return Err(Error::InvalidRequest(RequestError::OtherPurpose));
         }
         Ok(())
     }

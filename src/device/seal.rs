@@ -75,6 +75,7 @@
 //! (`UnknownTag`), parameters outside [`Argon2Params::new`]'s bounds, L outside
 //! [`MIN_SHARE_LEN`]..=[`MAX_SHARE_LEN`], truncated input and trailing bytes.
 
+use crate::error::RequestError;
 use core::fmt;
 
 use argon2::{Algorithm, Argon2, AssociatedData, Block, ParamsBuilder, Version};
@@ -168,7 +169,7 @@ impl Argon2Params {
     pub fn new(m_cost_kib: u32, t_cost: u32, p_cost: u32) -> Result<Self, Error> {
         match Self::check(m_cost_kib, t_cost, p_cost) {
             Ok(p) => Ok(p),
-            Err(field) => Err(Error::InvalidRequest(field)),
+            Err(field) => Err(Error::InvalidRequest(RequestError::KdfParams(field))),
         }
     }
 
@@ -259,7 +260,7 @@ impl SealedShare {
     ) -> Result<SealedShare, Error> {
         check_purpose(pin, purpose)?;
         if !(MIN_SHARE_LEN..=MAX_SHARE_LEN).contains(&share.len()) {
-            return Err(Error::InvalidRequest("device share length out of range"));
+            return Err(Error::InvalidRequest(RequestError::ShareLength));
         }
         let mut salt = [0u8; SALT_LEN];
         rng.fill_bytes(&mut salt);
@@ -390,9 +391,7 @@ fn check_purpose(pin: &Pin, purpose: KeyPurpose) -> Result<(), Error> {
     if pin.purpose() == purpose {
         Ok(())
     } else {
-        Err(Error::InvalidRequest(
-            "PIN purpose does not match the key's purpose",
-        ))
+        Err(Error::InvalidRequest(RequestError::OtherPurpose))
     }
 }
 
@@ -434,7 +433,7 @@ fn derive_key(
     purpose: KeyPurpose,
     params: &Argon2Params,
 ) -> Result<Zeroizing<[u8; 32]>, Error> {
-    const ARGON2_FAILED: Error = Error::InvalidRequest("Argon2 parameters rejected");
+    const ARGON2_FAILED: Error = Error::InvalidRequest(RequestError::KdfParams("argon2"));
 
     let mut ad = [0u8; KEY_ID_LEN + 1];
     let (id_part, tag_part) = ad.split_at_mut(KEY_ID_LEN);
@@ -456,7 +455,7 @@ fn derive_key(
     let mut memory: Zeroizing<Vec<Block>> = Zeroizing::new(Vec::new());
     memory
         .try_reserve_exact(blocks)
-        .map_err(|_| Error::InvalidRequest("cannot allocate Argon2 memory"))?;
+        .map_err(|_| Error::InvalidRequest(RequestError::KdfMemory))?;
     memory.resize(blocks, Block::new());
 
     // Argon2i: every reference address comes from public counters (SPEC §5, §1 (g)).

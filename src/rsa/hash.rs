@@ -4,6 +4,7 @@
 //! Everything hashed here is public (messages, digests, salts, encoded messages), so nothing
 //! in this module needs to be constant-time.
 
+use crate::error::RequestError;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 /// The largest digest length of any supported hash, in bytes (SHA-512).
@@ -106,9 +107,7 @@ impl HashAlg {
         if digest.len() == self.output_len() {
             Ok(())
         } else {
-            Err(crate::Error::InvalidRequest(
-                "digest length does not match the hash function",
-            ))
+            Err(crate::Error::InvalidRequest(RequestError::DigestLength))
         }
     }
 }

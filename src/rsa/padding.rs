@@ -18,6 +18,7 @@ mod pss;
 pub use pkcs1v15::{emsa_pkcs1v15_encode, emsa_pkcs1v15_verify};
 pub use pss::{emsa_pss_encode, emsa_pss_verify, mgf1};
 
+use crate::error::RequestError;
 use subtle::Choice;
 
 use crate::arith::{LIMB_BITS, MAX_LIMBS};
@@ -70,7 +71,7 @@ pub fn encode(scheme: Scheme, digest: &[u8], pss_salt: &[u8], mod_bits: usize) -
     match scheme {
         Scheme::Pkcs1v15(h) => {
             if !pss_salt.is_empty() {
-                return Err(Error::InvalidRequest("PKCS#1 v1.5 takes no salt"));
+                return Err(Error::InvalidRequest(RequestError::SaltLength));
             }
             emsa_pkcs1v15_encode(h, digest, mod_bits)
         }

@@ -28,6 +28,7 @@
 //! time independent of its value: for the accepted candidate the sequence of steps is always
 //! "top word accepted, every sieve group passed, `e ∤ p-1`, all rounds passed".
 
+use crate::error::RequestError;
 use rand_core::CryptoRng;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeLess};
 use zeroize::{Zeroize, Zeroizing};
@@ -496,7 +497,7 @@ const MAX_CANDIDATES: usize = 1 << 22;
 /// returned; see the module docs for what is declassified about rejected candidates.
 pub fn generate_prime<M, R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Result<Modulus<M>> {
     if !(MIN_PRIME_BITS..=MAX_PRIME_BITS).contains(&bits) {
-        return Err(Error::InvalidRequest("unsupported prime size"));
+        return Err(Error::InvalidRequest(RequestError::PrimeSize));
     }
     let rounds = miller_rabin_rounds(bits);
     'candidates: for _ in 0..MAX_CANDIDATES {
@@ -529,7 +530,7 @@ pub fn generate_prime<M, R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Res
         }
         return Ok(mr.into_modulus());
     }
-    Err(Error::Rng)
+    Err(Error::NoPrimeFound)
 }
 
 /// Two independent random primes `p`, `q` of `bits` bits each (as [`generate_prime`]) with

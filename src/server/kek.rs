@@ -10,6 +10,7 @@
 //! [`KeyEncryptionKey`] is the small interface an HSM or a cloud KMS can implement;
 //! [`LocalKek`] is a software implementation (XChaCha20-Poly1305 with keys held in memory).
 
+use crate::error::RequestError;
 use core::fmt;
 use std::collections::BTreeMap;
 
@@ -124,7 +125,7 @@ impl LocalKek {
     /// would make every record sealed under it ambiguous).
     pub fn add_previous(&mut self, id: KekId, key: &[u8; LOCAL_KEK_LEN]) -> Result<(), Error> {
         if self.keys.contains_key(&id) {
-            return Err(Error::InvalidRequest("KEK id already held"));
+            return Err(Error::InvalidRequest(RequestError::KekIdHeld));
         }
         self.keys.insert(id, boxed_key(key));
         Ok(())
@@ -148,7 +149,7 @@ impl LocalKek {
     /// [`KekError::UnknownKek`] if it is not held.
     pub fn retire(&mut self, id: KekId) -> Result<(), Error> {
         if id == self.current {
-            return Err(Error::InvalidRequest("cannot retire the current KEK"));
+            return Err(Error::InvalidRequest(RequestError::RetireCurrentKek));
         }
         // Dropping the buffer wipes it.
         self.keys
@@ -205,7 +206,7 @@ impl KeyEncryptionKey for LocalKek {
         if kek != self.current && self.keys.contains_key(&kek) {
             // Only the current KEK seals: older ones are kept to open records until they are
             // re-wrapped, never to protect new data.
-            return Err(Error::InvalidRequest("only the current KEK seals"));
+            return Err(Error::InvalidRequest(RequestError::KekNotCurrent));
         }
         let cipher = self.cipher(kek)?;
         // The buffer holds the plaintext until it is encrypted in place: wipe it if sealing
@@ -389,7 +390,7 @@ mod tests {
         assert_eq!(&kek.open(KekId(1), &NONCE, AAD, &old).unwrap()[..], SHARE);
         assert_eq!(
             kek.seal(KekId(1), &NONCE, AAD, SHARE),
-            Err(Error::InvalidRequest("only the current KEK seals"))
+            Err(Error::InvalidRequest(RequestError::KekNotCurrent))
         );
         let new = kek.seal(KekId(2), &NONCE, AAD, SHARE).unwrap();
         assert_ne!(new, old);

@@ -25,6 +25,7 @@
 //! `now >= t`.
 
 use crate::error::{Error, Result};
+use crate::error::{PolicyError, RequestError};
 
 /// One hour in seconds.
 const HOUR: u64 = 3600;
@@ -94,31 +95,31 @@ impl LockoutPolicy {
     /// `destroy_at`, or a duration is 0.
     pub fn new(steps: &[LockStep], destroy_at: u32) -> Result<Self> {
         if destroy_at == 0 {
-            return Err(Error::InvalidRequest(
-                "lockout policy: destroy threshold must be >= 1",
-            ));
+            return Err(Error::InvalidRequest(RequestError::Policy(
+                PolicyError::DestroyThreshold,
+            )));
         }
         if destroy_at > Self::MAX_DESTROY_AT {
-            return Err(Error::InvalidRequest(
-                "lockout policy: destroy threshold above LockoutPolicy::MAX_DESTROY_AT",
-            ));
+            return Err(Error::InvalidRequest(RequestError::Policy(
+                PolicyError::DestroyThreshold,
+            )));
         }
         let mut previous = 0u32;
         for step in steps {
             if step.at_failures <= previous {
-                return Err(Error::InvalidRequest(
-                    "lockout policy: lock thresholds must be >= 1 and strictly increasing",
-                ));
+                return Err(Error::InvalidRequest(RequestError::Policy(
+                    PolicyError::LockThresholds,
+                )));
             }
             if step.at_failures >= destroy_at {
-                return Err(Error::InvalidRequest(
-                    "lockout policy: lock thresholds must be below the destroy threshold",
-                ));
+                return Err(Error::InvalidRequest(RequestError::Policy(
+                    PolicyError::LockThresholds,
+                )));
             }
             if step.duration_secs == 0 {
-                return Err(Error::InvalidRequest(
-                    "lockout policy: lock durations must be > 0",
-                ));
+                return Err(Error::InvalidRequest(RequestError::Policy(
+                    PolicyError::LockDuration,
+                )));
             }
             previous = step.at_failures;
         }

@@ -7,6 +7,7 @@
 //! seal) and stores the result by compare-and-swap, starting again from the load when a
 //! write loses a race.
 
+use crate::error::ChallengeError;
 use core::fmt;
 
 use hmac::{KeyInit, Mac};
@@ -222,10 +223,10 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
         let c = &request.challenge;
         let tag_ok = self.challenge_tag(&c.challenge, c.expires_at).ct_eq(&c.tag);
         if !bool::from(tag_ok) {
-            return Err(Error::InvalidChallenge("not issued by this server"));
+            return Err(Error::InvalidChallenge(ChallengeError::Foreign));
         }
         if now >= c.expires_at {
-            return Err(Error::InvalidChallenge("expired"));
+            return Err(Error::InvalidChallenge(ChallengeError::Expired));
         }
         // Sizes before any key generation or storage.
         check_size_policy(payload.key_size(), self.n2_size)?;
@@ -281,7 +282,7 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
                 Err(StoreError::Duplicate(Uniqueness::KeyId)) => continue,
                 Err(StoreError::Duplicate(Uniqueness::N1)) => return Err(Error::AlreadyRegistered),
                 Err(StoreError::Duplicate(Uniqueness::Challenge)) => {
-                    return Err(Error::InvalidChallenge("already used"));
+                    return Err(Error::InvalidChallenge(ChallengeError::Used));
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -39,6 +39,7 @@
 //! signature (valid share, current OTP) resets the count. The properties are model-checked in
 //! `tests/model.rs` and fuzzed statefully in `fuzz/fuzz_targets/session.rs`.
 
+use crate::error::{PolicyError, RequestError};
 use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
@@ -95,14 +96,14 @@ impl ServerPolicy {
     /// [`Error::InvalidRequest`] if `key_lifetime_secs` or `cas_retries` is 0.
     pub fn new(lockout: LockoutPolicy, key_lifetime_secs: u64, cas_retries: u32) -> Result<Self> {
         if key_lifetime_secs == 0 {
-            return Err(Error::InvalidRequest(
-                "server policy: key lifetime must be > 0",
-            ));
+            return Err(Error::InvalidRequest(RequestError::Policy(
+                PolicyError::Lifetime,
+            )));
         }
         if cas_retries == 0 {
-            return Err(Error::InvalidRequest(
-                "server policy: CAS retries must be >= 1",
-            ));
+            return Err(Error::InvalidRequest(RequestError::Policy(
+                PolicyError::CasRetries,
+            )));
         }
         Ok(Self {
             lockout,
@@ -118,9 +119,9 @@ impl ServerPolicy {
     /// [`Error::InvalidRequest`] if either is 0.
     pub fn with_lifetimes(mut self, request_secs: u64, challenge_secs: u64) -> Result<Self> {
         if request_secs == 0 || challenge_secs == 0 {
-            return Err(Error::InvalidRequest(
-                "server policy: request and challenge lifetimes must be > 0",
-            ));
+            return Err(Error::InvalidRequest(RequestError::Policy(
+                PolicyError::Lifetime,
+            )));
         }
         self.request_lifetime_secs = request_secs;
         self.challenge_lifetime_secs = challenge_secs;
@@ -390,13 +391,13 @@ pub fn start_request(
 ) -> Result<KeyRecord> {
     let active = live(record, now)?;
     if request.key_id() != &record.key_id {
-        return Err(Error::InvalidRequest("the request is for another key"));
+        return Err(Error::InvalidRequest(RequestError::OtherKey));
     }
     if request.purpose() != record.purpose {
-        return Err(Error::InvalidRequest("the key has another purpose"));
+        return Err(Error::InvalidRequest(RequestError::OtherPurpose));
     }
     if request.expires_at() <= now {
-        return Err(Error::InvalidRequest("the request has expired"));
+        return Err(Error::InvalidRequest(RequestError::RequestExpired));
     }
     if let Some(until) = active.locked_until.filter(|&u| now < u) {
         return Err(Error::KeyLocked { until: Some(until) });

@@ -24,6 +24,7 @@
 //!   length is implied by the enclosing message; a protocol encoding that embeds it gives it
 //!   a length prefix (SPEC §9).
 
+use crate::error::RequestError;
 use core::fmt;
 
 use hpke::aead::ChaCha20Poly1305;
@@ -91,7 +92,8 @@ impl TransportPublicKey {
     }
 
     fn to_hpke(self) -> Result<HpkePublicKey, Error> {
-        HpkePublicKey::from_bytes(&self.bytes).map_err(|_| Error::InvalidRequest("transport key"))
+        HpkePublicKey::from_bytes(&self.bytes)
+            .map_err(|_| Error::InvalidRequest(RequestError::TransportKey))
     }
 }
 
@@ -299,9 +301,7 @@ fn seal_with_info(
     plaintext: &[u8],
 ) -> Result<SealedMessage, Error> {
     if plaintext.len() > MAX_PLAINTEXT_LEN {
-        return Err(Error::InvalidRequest(
-            "plaintext too long to seal to the server",
-        ));
+        return Err(Error::InvalidRequest(RequestError::PlaintextTooLong));
     }
     let pk = server.to_hpke()?;
     let (enc, ciphertext) = hpke::single_shot_seal_with_rng::<Aead, Kdf, Kem>(
@@ -312,7 +312,7 @@ fn seal_with_info(
         aad,
         rng,
     )
-    .map_err(|_| Error::InvalidRequest("HPKE sealing failed"))?;
+    .map_err(|_| Error::InvalidRequest(RequestError::Hpke))?;
     let mut out = SealedMessage {
         enc: [0u8; ENC_LEN],
         ciphertext,
@@ -439,20 +439,18 @@ pub(crate) fn seal_to_server_for_response(
     plaintext: &[u8],
 ) -> Result<(SealedMessage, ResponseKey), Error> {
     if plaintext.len() > MAX_PLAINTEXT_LEN {
-        return Err(Error::InvalidRequest(
-            "plaintext too long to seal to the server",
-        ));
+        return Err(Error::InvalidRequest(RequestError::PlaintextTooLong));
     }
     let pk = server.to_hpke()?;
     let (enc, mut ctx) =
         hpke::setup_sender_with_rng::<Aead, Kdf, Kem>(&OpModeS::Base, &pk, TRANSPORT_INFO, rng)
-            .map_err(|_| Error::InvalidRequest("HPKE sealing failed"))?;
+            .map_err(|_| Error::InvalidRequest(RequestError::Hpke))?;
     let ciphertext = ctx
         .seal(plaintext, aad)
-        .map_err(|_| Error::InvalidRequest("HPKE sealing failed"))?;
+        .map_err(|_| Error::InvalidRequest(RequestError::Hpke))?;
     let mut key = ResponseKey([0u8; RESPONSE_KEY_LEN]);
     ctx.export(RESPONSE_KEY_LABEL, &mut key.0)
-        .map_err(|_| Error::InvalidRequest("HPKE export failed"))?;
+        .map_err(|_| Error::InvalidRequest(RequestError::Hpke))?;
     let mut out = SealedMessage {
         enc: [0u8; ENC_LEN],
         ciphertext,

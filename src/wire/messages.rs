@@ -17,6 +17,7 @@
 //! | [`SealedPartialSignature`] | device → server | §4.4 |
 //! | [`SealedResponse`] with an [`Outcome`] | server → device | §4.5 |
 
+use crate::error::RequestError;
 use core::fmt;
 
 use rand_core::CryptoRng;
@@ -696,7 +697,7 @@ impl SigningRequest {
     ) -> Result<Self> {
         scheme.hash().check_digest(digest)?;
         if pss_salt.len() != scheme.salt_len() {
-            return Err(Error::InvalidRequest("PSS salt of the wrong length"));
+            return Err(Error::InvalidRequest(RequestError::SaltLength));
         }
         Ok(Self {
             key_id,

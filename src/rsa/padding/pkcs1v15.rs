@@ -81,7 +81,7 @@ mod tests {
         assert_eq!(
             emsa_pkcs1v15_encode(HashAlg::Sha256, &d[..31], 2048),
             Err(Error::InvalidRequest(
-                "digest length does not match the hash function"
+                crate::error::RequestError::DigestLength
             ))
         );
         // Smallest modulus that fits SHA-512: tLen = 83, emLen >= 94 bytes.

@@ -4,6 +4,7 @@
 //! `modBits ≡ 1 (mod 8)`, `emLen = k - 1`: the encoded message is left-padded with one zero
 //! byte to `k` bytes, which is `I2OSP(m, k)` for the same integer `m` (§8.1.1 step 2).
 
+use crate::error::RequestError;
 use subtle::{Choice, ConstantTimeEq};
 
 use super::modulus_len;
@@ -25,7 +26,7 @@ pub fn mgf1(hash: HashAlg, seed: &[u8], mask_len: usize) -> Result<Vec<u8>> {
     let h_len = hash.output_len();
     let blocks = mask_len.div_ceil(h_len);
     if blocks as u64 > 1 << 32 {
-        return Err(Error::InvalidRequest("MGF1 mask too long"));
+        return Err(Error::InvalidRequest(RequestError::MaskTooLong));
     }
     let mut t = Vec::with_capacity(blocks * h_len);
     for counter in 0..blocks {
@@ -73,9 +74,7 @@ pub fn emsa_pss_encode(
     hash.check_digest(digest)?;
     let h_len = hash.output_len();
     if salt.len() != h_len {
-        return Err(Error::InvalidRequest(
-            "PSS salt length must equal the hash length",
-        ));
+        return Err(Error::InvalidRequest(RequestError::SaltLength));
     }
     let (k, em_bits, em_len) = layout(mod_bits)?;
     // Step 3.
