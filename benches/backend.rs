@@ -1,5 +1,5 @@
 //! Montgomery kernels and constant-time exponentiation: the BMI2/ADX backend against the
-//! portable kernels and against OpenSSL's constant-time `BN_mod_exp` (issue 8).
+//! portable kernels and against OpenSSL's constant-time `BN_mod_exp`.
 //!
 //! Run: `cargo bench --bench backend -- --sample-size 20`. Compare medians from the same run.
 

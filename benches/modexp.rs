@@ -1,6 +1,6 @@
 //! Constant-time modular exponentiation: ours against OpenSSL (constant-time flag set),
 //! crypto-bigint 0.7 (`BoxedMontyForm::pow`) and num-bigint (`modpow`, variable time), in the
-//! same run (issue 2; results in docs/benchmarks.md).
+//! same run (results in docs/benchmarks.md).
 //!
 //! At 1536, 3072 and 6144 bits: a random odd modulus with its top bit set, an exponent as long
 //! as the modulus (top bit set), a random base below the modulus. Every contender computes

@@ -1,4 +1,4 @@
-//! The protocol's three costs (issue 4; results in docs/benchmarks.md), each beside its
+//! The protocol's three costs (SPEC §4; results in docs/benchmarks.md), each beside its
 //! counterparts in the same run, for one 3072+3072 split key (6144-bit composite):
 //!
 //! - `protocol_device_3072`: the device's partial signature (SPEC §4 steps 2-3: EMSA-PSS

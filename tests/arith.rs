@@ -1,5 +1,5 @@
 //! Property tests of the constant-time arithmetic (`src/arith/`) against num-bigint, the
-//! variable-time oracle (issue 2).
+//! variable-time oracle.
 //!
 //! Every operation is checked at random sizes from 64 to 8192 bits (and products up to
 //! 16384 bits), with edge values mixed in: 0, 1, n-1, all-ones limbs, sparse limbs, moduli of

@@ -1,4 +1,4 @@
-//! Constant-time checks under valgrind memcheck (issue 2).
+//! Constant-time checks under valgrind memcheck (SPEC §1 (g)).
 //!
 //! Each case marks its secret inputs *undefined* with memcheck client requests, runs a secret
 //! computation, then marks the results *defined* again ("declassifies" them) before checking
@@ -21,8 +21,8 @@
 //! valgrind and requires exit code 99 with a "Conditional jump or move depends on
 //! uninitialised value" report.
 //!
-//! Covered: the arithmetic primitives (issue 2), key generation's secret steps (issue 3), the
-//! signing path (issue 4) at test sizes and at the production size 3072 + 3072 (security
+//! Covered: the arithmetic primitives, key generation's secret steps, the
+//! signing path at test sizes and at the production size 3072 + 3072 (security
 //! review item 10), and the PIN unsealing (SPEC §5, security review item 1); see the section
 //! comments below.
 //!
@@ -393,7 +393,7 @@ fn ct_uint_ops_secret() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Key generation (issue 3): the secret steps of prime generation and of the device's and the
+// Key generation (SPEC §2, §3): the secret steps of prime generation and of the device's and the
 // server's key generation, on test-size primes (256 and 384 bits: 512 and 768-bit halves)
 // drawn from seeded RNGs before anything is marked.
 //
@@ -573,7 +573,7 @@ fn ct_keygen_crt_params_and_inverse() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Signing (issue 4): the device's partial signature and the server's completion, on one split
+// Signing (SPEC §4): the device's partial signature and the server's completion, on one split
 // key with a 512-bit n1 and a 768-bit n2 (test sizes), generated once from a seeded RNG.
 
 /// The split key: the device's share and the server's share of one key.

@@ -1,4 +1,4 @@
-//! Two-party signatures verified by stock verifiers (SPEC §1 (e), issue 4): one 3072+3072
+//! Two-party signatures verified by stock verifiers (SPEC §1 (e)): one 3072+3072
 //! split key (6144-bit composite), every scheme × hash combination, random messages; each
 //! signature made by the device and the server together is checked by
 //! - RustCrypto `rsa` 0.10 (which accepts keys up to 8192 bits by default; 0.9 needed

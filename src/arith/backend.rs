@@ -3,7 +3,7 @@
 //! Two implementations of the same two kernels:
 //!
 //! - the portable, safe-Rust kernels of `monty.rs` (the reference, and the fallback), and
-//! - an x86-64 BMI2/ADX backend (`backend/x86_64.rs`, issue 8): hand-scheduled `asm!` using
+//! - an x86-64 BMI2/ADX backend (`backend/x86_64.rs`): hand-scheduled `asm!` using
 //!   `MULX` with the two independent carry chains of `ADCX` (carry flag) and `ADOX` (overflow
 //!   flag), chosen at run time when the CPU has both features.
 //!

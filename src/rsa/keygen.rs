@@ -131,7 +131,7 @@ impl Default for KeySize {
 /// limbs wide.
 ///
 /// **Variable time**: all inputs are public.
-// Used by the public-key module (issue 3, PKCS#1/SPKI) and the device's check of SPEC §3 step 6.
+// Used by the public-key module (PKCS#1/SPKI) and the device's check of SPEC §3 step 6.
 #[cfg_attr(not(feature = "hazmat"), allow(dead_code))]
 pub fn composite_modulus_vartime(
     n1: &Uint,

@@ -337,7 +337,7 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
     }
 
     /// SPEC §4 step 5: the session rules for one sealed partial signature, in the order a-h
-    /// (see [`crate::server::session`]). Opening needs no key state: a message that does not
+    /// (the session rules of SPEC §4.5). Opening needs no key state: a message that does not
     /// open or decode is refused with a plain error and changes nothing (a). Every other
     /// answer is sealed under the message's response key (SPEC §6).
     ///
