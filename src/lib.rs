@@ -89,7 +89,7 @@ pub use server::lockout::{LockStep, LockoutPolicy};
 pub use server::otp::{OTP_LEN, Otp, OtpHash};
 pub use server::record::{
     ActiveKey, AnswerSummary, DestroyReason, KeyRecord, KeyState, MAX_TRIED, PendingRequest,
-    StoredAnswer, WrappedShare,
+    StoredAnswer, Unresolved, WrappedShare,
 };
 pub use server::service::{Completion, Registered, Server};
 pub use server::session::{

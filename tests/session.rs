@@ -809,3 +809,114 @@ fn the_transport_key_is_not_the_answer_key() {
     assert_eq!(b.accept(&out.response).unwrap_err(), Error::Unseal);
     let _ = ServerTransportKey::generate(&mut env.rng);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Two orders of events the model checker found (tests/model.rs, docs/model-checking.md).
+
+/// A refusal while locked is not final: the same message may be admitted once the lock ends.
+/// The device receives the stale Locked answer after a duplicate of its message completed; it
+/// must stay pending, resend, and get the stored Completed answer, or it would keep the old OTP
+/// and its next signature would look like a clone (SPEC §1 (i), §4.6).
+#[test]
+fn a_stale_locked_answer_does_not_end_the_exchange() {
+    let lockout = LockoutPolicy::new(
+        &[LockStep {
+            at_failures: 2,
+            duration_secs: 60,
+        }],
+        9,
+    )
+    .unwrap();
+    let mut env = Env::with_policy(21, ServerPolicy::new(lockout, 86_400 * 365, 8).unwrap());
+    let mut device = env.register(SIGNING, PIN2);
+    let request = env.request(&device, b"x");
+    for digits in [WRONG, "22222"] {
+        let msg = device
+            .sign(&mut env.rng, &request, &pin(digits, SIGNING))
+            .unwrap();
+        let out = env.server.complete(&mut env.rng, &msg, NOW).unwrap();
+        assert!(wrong_pin_outcome(&device.accept(&out.response).unwrap()));
+    }
+    // Locked for 60 s; the request stays pending for 5 minutes.
+    let msg = device
+        .sign(&mut env.rng, &request, &pin(PIN2, SIGNING))
+        .unwrap();
+    let stale = env.server.complete(&mut env.rng, &msg, NOW + 1).unwrap();
+    assert_eq!(
+        stale.outcome,
+        Outcome::Locked {
+            until: Some(NOW + 60)
+        }
+    );
+    // The network delivers a duplicate after the lock: it completes.
+    let late = env.server.complete(&mut env.rng, &msg, NOW + 61).unwrap();
+    assert!(matches!(late.outcome, Outcome::Completed { .. }));
+    // The device gets the stale answer first: it stays pending.
+    assert_eq!(
+        device.accept(&stale.response).unwrap(),
+        Outcome::Locked {
+            until: Some(NOW + 60)
+        }
+    );
+    assert_eq!(device.pending_request(), Some(&request));
+    let again = env
+        .server
+        .complete(&mut env.rng, &device.resend().unwrap(), NOW + 62)
+        .unwrap();
+    assert!(again.resent);
+    assert!(matches!(
+        device.accept(&again.response).unwrap(),
+        Outcome::Completed { .. }
+    ));
+    env.now = NOW + 62;
+    assert!(matches!(
+        env.sign(&mut device, PIN2, b"next"),
+        Outcome::Completed { .. }
+    ));
+}
+
+/// A charged message whose outcome is not persisted yet (its worker is slow or crashed) stays
+/// evaluable by a resend, whatever was charged or requested after it: a thief's charge in
+/// between and a new request from the relying party must not turn the honest resend into a
+/// final NotPending while the first evaluation may still complete (SPEC §4.5 g).
+#[test]
+fn an_unresolved_charge_survives_later_charges_and_requests() {
+    let mut env = Env::new(22);
+    let mut device = env.register(SIGNING, PIN2);
+    let stolen = copy(&device);
+    let request = env.request(&device, b"x");
+    let msg = device
+        .sign(&mut env.rng, &request, &pin(PIN2, SIGNING))
+        .unwrap();
+    // The first worker persists the charge, then dies before the outcome.
+    env.store.arm(1, Fault::Fail);
+    assert!(env.server.complete(&mut env.rng, &msg, NOW).is_err());
+    // A thief with a copy of the record charges a wrong PIN for the same request.
+    let mut thief = stolen;
+    let t = thief
+        .sign(&mut env.rng, &request, &pin(WRONG, SIGNING))
+        .unwrap();
+    let out = env.server.complete(&mut env.rng, &t, NOW).unwrap();
+    assert!(wrong_pin_outcome(&out.outcome));
+    // The relying party replaces the pending request.
+    let _newer = env.request(&device, b"y");
+    // The honest resend is evaluated without a second charge and completes.
+    let out = env
+        .server
+        .complete(&mut env.rng, &device.resend().unwrap(), NOW)
+        .unwrap();
+    assert!(
+        matches!(out.outcome, Outcome::Completed { .. }),
+        "{:?}",
+        out.outcome
+    );
+    assert!(matches!(
+        device.accept(&out.response).unwrap(),
+        Outcome::Completed { .. }
+    ));
+    assert_eq!(env.failures(device.key_id()), 0);
+    assert!(matches!(
+        env.sign(&mut device, PIN2, b"next"),
+        Outcome::Completed { .. }
+    ));
+}

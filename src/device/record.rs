@@ -14,8 +14,9 @@
 //!   charges nothing;
 //! - [`accept`](DeviceRecord::accept) opens the answer with the response key: an answer that
 //!   does not open is ignored and the exchange stays pending; a completed signature is verified
-//!   under (n, e) before the next OTP is stored; any other answer ends the exchange with the
-//!   OTP unchanged; a fatal one makes the record unable to sign (SPEC §4.6).
+//!   under (n, e) before the next OTP is stored; a Locked answer keeps the exchange pending (resend
+//!   after the lock); any other answer ends the exchange with the OTP unchanged; a fatal one
+//!   makes the record unable to sign (SPEC §4.6).
 //!
 //! The device never sees d1'' after registration, and no type here can hold a server share
 //! (SPEC §1 (b), (f)).
@@ -290,7 +291,9 @@ impl DeviceRecord {
     ///   (an invalid one is an error and changes nothing), then the next OTP is stored, a new
     ///   PIN seal (from [`sign_and_change_pin`](Self::sign_and_change_pin)) is installed, and
     ///   the exchange ends.
-    /// - WrongPin, NotPending, Locked: the exchange ends; the OTP is unchanged.
+    /// - WrongPin, NotPending: the exchange ends; the OTP is unchanged.
+    /// - Locked: the exchange **stays pending**: resend it after the lock (the same message may
+    ///   still be admitted then; the answer to the resend is final).
     /// - Destroyed, Expired, CloneDetected, StaleRecord: the exchange ends and the record can
     ///   no longer sign.
     ///
@@ -318,10 +321,14 @@ impl DeviceRecord {
             )?;
         }
         // Applied only now that nothing can fail.
+        let effect = answer_effect(&answer.outcome);
+        if effect == AnswerEffect::Wait {
+            return Ok(answer.outcome);
+        }
         let Some(pending) = self.pending.take() else {
             return Err(Error::NoPendingExchange);
         };
-        match answer_effect(&answer.outcome) {
+        match effect {
             AnswerEffect::Complete => {
                 if let Some(next) = answer.next_otp {
                     self.otp = next;
@@ -331,7 +338,7 @@ impl DeviceRecord {
                 }
             }
             AnswerEffect::Dead => self.dead = true,
-            AnswerEffect::End => {}
+            AnswerEffect::End | AnswerEffect::Wait => {}
         }
         Ok(answer.outcome)
     }

@@ -27,8 +27,14 @@ pub enum AnswerEffect {
     /// Completed: after the signature verified, store the next OTP, install a pending PIN
     /// change, leave the pending state.
     Complete,
-    /// WrongPin, NotPending, Locked: leave the pending state; the OTP and the PIN seal stay.
+    /// WrongPin, NotPending: leave the pending state; the OTP and the PIN seal stay. These
+    /// answers are final for the message: it can never be admitted later.
     End,
+    /// Locked: stay pending and resend after the lock. The answer is not final: the same
+    /// message may be admitted once the lock ends (or an earlier charge resolves), and a device
+    /// that left the pending state on a refusal that a later duplicate of its message overturns
+    /// would miss the rotation (found by the model checker, `tests/model.rs`).
+    Wait,
     /// Destroyed, Expired, CloneDetected, StaleRecord: leave the pending state; the key is dead.
     Dead,
 }
@@ -37,6 +43,7 @@ pub enum AnswerEffect {
 pub fn answer_effect(outcome: &Outcome) -> AnswerEffect {
     match outcome {
         Outcome::Completed { .. } => AnswerEffect::Complete,
+        Outcome::Locked { .. } => AnswerEffect::Wait,
         o if o.is_fatal() => AnswerEffect::Dead,
         _ => AnswerEffect::End,
     }

@@ -9,8 +9,8 @@
 //! - SHA-256 of the current and of the previous one-time password, never an OTP (SPEC §7);
 //! - the pending request the server created (SPEC §4.1), with the hashes of the messages
 //!   already charged for it;
-//! - the hash of a message that was charged but whose outcome is not yet persisted
-//!   (SPEC §4.5 g);
+//! - the hashes of the messages that were charged but whose outcome is not yet persisted
+//!   (SPEC §4.5 g): in flight at some worker, or left by a crash;
 //! - the last evaluated message's hash with its sealed answer, and the last completed one's
 //!   (the registration's answer until the first signature completes) (SPEC §4.5 b);
 //! - the server's share, sealed under a key-encryption key bound to the key id and n1
@@ -97,6 +97,12 @@ impl DestroyReason {
 /// lockout stops an honest user long before; the bound keeps the record small).
 pub const MAX_TRIED: usize = 64;
 
+/// The most charged messages whose outcome is not yet persisted. Every one is a charge since
+/// the last completed signature, and charges stop at the destroy threshold (at most
+/// `LockoutPolicy::MAX_DESTROY_AT`), so this bound is never reached by the rules; it bounds
+/// the record's encoding.
+pub const MAX_UNRESOLVED: usize = 16;
+
 /// The key's pending request (SPEC §4.1): the request the server created, when it expires,
 /// and the hashes of the messages already charged for it (a replay of one of them is refused
 /// without a second charge, SPEC §1 (i)).
@@ -151,6 +157,35 @@ impl fmt::Debug for PendingRequest {
             .field("expires_at", &self.expires_at())
             .field("tried", &self.tried.len())
             .finish()
+    }
+}
+
+/// A message that was charged and whose outcome is not persisted yet (SPEC §4.5 g): its hash,
+/// and the request it answers (kept here because a later request may replace the pending one
+/// while this message is still being evaluated).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    pub(crate) message_hash: [u8; 32],
+    pub(crate) request: SigningRequest,
+}
+
+impl Unresolved {
+    /// SHA-256 of the message.
+    pub fn message_hash(&self) -> &[u8; 32] {
+        &self.message_hash
+    }
+
+    /// The request it answers.
+    pub fn request(&self) -> &SigningRequest {
+        &self.request
+    }
+}
+
+impl fmt::Debug for Unresolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Unresolved")
+            .field("request_id", self.request.request_id())
+            .finish_non_exhaustive()
     }
 }
 
@@ -305,7 +340,7 @@ pub struct ActiveKey {
     pub(crate) otp_current: OtpHash,
     pub(crate) otp_previous: Option<OtpHash>,
     pub(crate) pending: Option<PendingRequest>,
-    pub(crate) charged: Option<[u8; 32]>,
+    pub(crate) unresolved: Vec<Unresolved>,
     pub(crate) last: Option<StoredAnswer>,
     pub(crate) completed: Option<StoredAnswer>,
     pub(crate) share: WrappedShare,
@@ -332,9 +367,16 @@ impl ActiveKey {
         self.pending.as_ref()
     }
 
-    /// The hash of a message charged whose outcome is not yet persisted.
-    pub fn charged(&self) -> Option<&[u8; 32]> {
-        self.charged.as_ref()
+    /// The messages charged whose outcome is not yet persisted (SPEC §4.5 g).
+    pub fn unresolved(&self) -> &[Unresolved] {
+        &self.unresolved
+    }
+
+    /// Whether the message with this hash was charged and its outcome is not persisted.
+    pub fn is_unresolved(&self, message_hash: &[u8; 32]) -> bool {
+        self.unresolved
+            .iter()
+            .any(|u| &u.message_hash == message_hash)
     }
 
     /// The last evaluated message's stored answer.
@@ -369,7 +411,7 @@ impl fmt::Debug for ActiveKey {
             .field("failures", &self.failures)
             .field("locked_until", &self.locked_until)
             .field("pending", &self.pending)
-            .field("charged", &self.charged.is_some())
+            .field("unresolved", &self.unresolved.len())
             .field("last", &self.last)
             .field("completed", &self.completed)
             .field("share", &self.share)
@@ -434,7 +476,7 @@ impl KeyRecord {
                 otp_current: otp0_hash,
                 otp_previous: None,
                 pending: None,
-                charged: None,
+                unresolved: Vec::new(),
                 last: None,
                 completed: registration,
                 share,
@@ -613,10 +655,11 @@ impl KeyRecord {
                         w.u8(0);
                     }
                 }
-                match &a.charged {
-                    Some(h) => w.u8(1).fixed(h),
-                    None => w.u8(0),
-                };
+                // At most MAX_UNRESOLVED (16) entries.
+                w.u8(a.unresolved.len() as u8);
+                for u in &a.unresolved {
+                    w.fixed(&u.message_hash).var(&u.request.to_bytes());
+                }
                 write_answer(&mut w, &a.last);
                 write_answer(&mut w, &a.completed);
                 w.u32(a.share.kek.0)
@@ -680,11 +723,24 @@ impl KeyRecord {
                 } else {
                     None
                 };
-                let charged = if r.bool("charged")? {
-                    Some(r.array("charged")?)
-                } else {
-                    None
-                };
+                let count = usize::from(r.u8("unresolved")?);
+                if count > MAX_UNRESOLVED {
+                    return Err(bad("unresolved", DecodeErrorKind::TooLong));
+                }
+                let mut unresolved = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let message_hash = r.array("unresolved.message_hash")?;
+                    let request = SigningRequest::from_bytes(
+                        r.var("unresolved.request", MAX_STORED_REQUEST)?,
+                    )?;
+                    if request.key_id != key_id {
+                        return Err(bad("unresolved.request", DecodeErrorKind::Invalid));
+                    }
+                    unresolved.push(Unresolved {
+                        message_hash,
+                        request,
+                    });
+                }
                 let last = read_answer(&mut r, "last")?;
                 let completed = read_answer(&mut r, "completed")?;
                 let kek = KekId(r.u32("share.kek")?);
@@ -700,7 +756,7 @@ impl KeyRecord {
                     otp_current,
                     otp_previous,
                     pending,
-                    charged,
+                    unresolved,
                     last,
                     completed,
                     share: WrappedShare {

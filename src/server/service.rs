@@ -442,7 +442,7 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
         };
 
         // h. The share is opened only now, after the charge is persisted.
-        let evaluation = self.evaluate(&record, y, fault)?;
+        let evaluation = self.evaluate(&record, &facts.message_hash, y, fault)?;
         let next_otp = Otp::generate(rng);
         let next_hash = next_otp.hash();
         let mut current = (record, version);
@@ -484,14 +484,25 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
     }
 
     /// SPEC §4.5 h on the opened share: `|y| = |n1|/8` and `y < n1` (a malformed y is a failed
-    /// share check, counted like a wrong PIN), EM recomputed from the pending request, then
-    /// the two-party completion with its fault checks.
-    fn evaluate(&self, record: &KeyRecord, y_bytes: &[u8], fault: Fault) -> Result<Evaluation> {
+    /// share check, counted like a wrong PIN), EM recomputed from the request the message was
+    /// charged for, then the two-party completion with its fault checks.
+    fn evaluate(
+        &self,
+        record: &KeyRecord,
+        message_hash: &[u8; 32],
+        y_bytes: &[u8],
+        fault: Fault,
+    ) -> Result<Evaluation> {
         let Some(active) = record.active() else {
             return Err(Error::KeyDestroyed);
         };
-        let Some(pending) = active.pending.as_ref() else {
-            return Err(Error::KeyDestroyed);
+        // Admission returns Evaluate or Charge only for a message among the unresolved ones.
+        let Some(charged) = active
+            .unresolved()
+            .iter()
+            .find(|u| u.message_hash() == message_hash)
+        else {
+            return Err(Error::Store(StoreError::Conflict));
         };
         let share = active
             .share
@@ -506,7 +517,7 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
             return Ok(Evaluation::Invalid);
         }
         let n_bits = share.n().modulus().bits_vartime();
-        let em = Zeroizing::new(pending.request.encoded_message(n_bits)?);
+        let em = Zeroizing::new(charged.request().encoded_message(n_bits)?);
         let m = Uint::from_be_bytes(&em);
         let key = share.completion_key();
         match server_complete(&key, &y, &m, fault) {

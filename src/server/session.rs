@@ -13,12 +13,13 @@
 //!   answer the stored sealed answer again ([`Admission::Resend`]); nothing is charged,
 //!   evaluated, reset or rotated;
 //! - **c.** the key is destroyed or expired: refuse ([`Admission::Refuse`]);
+//! - a message that was charged but whose outcome is not persisted (in flight at another
+//!   worker, or the server crashed in between) is evaluated again **without a second charge**
+//!   ([`Admission::Evaluate`]);
 //! - **d.** the message does not name the pending request (id and hash), the request expired,
 //!   or the message was already charged for it and settled (a replay of an older try): refuse
 //!   with [`Outcome::NotPending`];
-//! - a message that was charged but whose outcome was never persisted (the server crashed in
-//!   between) is evaluated again **without a second charge** ([`Admission::Evaluate`]);
-//! - **e.** locked (or at the destroy threshold with an unresolved charge): refuse;
+//! - **e.** locked (or at the destroy threshold with a charge still unresolved): refuse;
 //! - **f.** the OTP hashes neither to the current nor to the previous OTP hash (constant-time
 //!   comparisons): [`Outcome::StaleRecord`];
 //! - **g.** otherwise charge one failed attempt, note the message's hash, and persist that
@@ -46,8 +47,8 @@ use crate::error::{Error, Result};
 use crate::server::lockout::LockoutPolicy;
 use crate::server::otp::OtpHash;
 use crate::server::record::{
-    ActiveKey, AnswerSummary, DestroyReason, KeyRecord, KeyState, MAX_TRIED, PendingRequest,
-    StoredAnswer,
+    ActiveKey, AnswerSummary, DestroyReason, KeyRecord, KeyState, MAX_TRIED, MAX_UNRESOLVED,
+    PendingRequest, StoredAnswer, Unresolved,
 };
 use crate::wire::ids::RequestId;
 use crate::wire::messages::{Outcome, SealedResponse, SigningRequest};
@@ -233,39 +234,40 @@ pub fn admit(record: &KeyRecord, m: &MessageFacts, lockout: &LockoutPolicy, now:
     if record.is_expired(now) {
         return Admission::Refuse(Outcome::Expired);
     }
-    // d.
-    let Some(pending) = &active.pending else {
-        return Admission::Refuse(Outcome::NotPending);
-    };
-    let is_charged = active.charged == Some(m.message_hash);
-    let tried_before = pending.tried.contains(&m.message_hash);
-    if pending.request_id() != &m.request_id
-        || pending.request_hash != m.request_hash
-        || now >= pending.expires_at()
-        || (tried_before && !is_charged)
-        || (!tried_before && pending.tried.len() >= MAX_TRIED)
-    {
-        return Admission::Refuse(Outcome::NotPending);
-    }
-    // f, evaluated before e only for a message that was already charged: its attempt was
-    // admitted and paid for before any lock its own charge set.
     let otp_ok = m.otp_hash.ct_eq(&active.otp_current)
         | active
             .otp_previous
             .as_ref()
             .map_or(subtle::Choice::from(0), |p| m.otp_hash.ct_eq(p));
-    if is_charged {
+    // A message that was charged and whose outcome is not persisted (in flight at another
+    // worker, or left by a crash) is evaluated again without a second charge (g), whatever
+    // happened to the pending request since: its attempt was admitted and paid for before any
+    // later lock or request, and refusing it now with a final answer (NotPending) while its
+    // first evaluation may still complete would make the device miss a rotation.
+    if active.is_unresolved(&m.message_hash) {
         return if bool::from(otp_ok) {
             Admission::Evaluate
         } else {
             Admission::Refuse(Outcome::StaleRecord)
         };
     }
+    // d.
+    let Some(pending) = &active.pending else {
+        return Admission::Refuse(Outcome::NotPending);
+    };
+    if pending.request_id() != &m.request_id
+        || pending.request_hash != m.request_hash
+        || now >= pending.expires_at()
+        || pending.tried.contains(&m.message_hash)
+        || pending.tried.len() >= MAX_TRIED
+    {
+        return Admission::Refuse(Outcome::NotPending);
+    }
     // e.
     if let Some(until) = active.locked_until.filter(|&u| now < u) {
         return Admission::Refuse(Outcome::Locked { until: Some(until) });
     }
-    if active.failures >= lockout.destroy_at() {
+    if active.failures >= lockout.destroy_at() || active.unresolved.len() >= MAX_UNRESOLVED {
         return Admission::Refuse(Outcome::Locked { until: None });
     }
     // f.
@@ -279,9 +281,12 @@ pub fn admit(record: &KeyRecord, m: &MessageFacts, lockout: &LockoutPolicy, now:
         if let Some(duration) = lockout.lock_for(a.failures) {
             a.locked_until = Some(now.saturating_add(duration));
         }
-        a.charged = Some(m.message_hash);
         if let Some(p) = a.pending.as_mut() {
             p.tried.push(m.message_hash);
+            a.unresolved.push(Unresolved {
+                message_hash: m.message_hash,
+                request: p.request.clone(),
+            });
         }
     }
     Admission::Charge(charged)
@@ -313,9 +318,7 @@ pub fn settle(
         let Some(a) = next.active_mut() else {
             return Settlement::Answer(Outcome::Destroyed);
         };
-        if a.charged == Some(m.message_hash) {
-            a.charged = None;
-        }
+        a.unresolved.retain(|u| u.message_hash != m.message_hash);
         match evaluation {
             Evaluation::Invalid => {
                 if a.failures >= lockout.destroy_at() {
@@ -337,7 +340,9 @@ pub fn settle(
                 if bool::from(current) {
                     a.failures = 0;
                     a.locked_until = None;
-                    a.charged = None;
+                    // Charges still in flight were made before this completion: erased with
+                    // the count (their outcomes still settle, without a count to add to).
+                    a.unresolved.clear();
                     a.otp_previous = Some(core::mem::replace(&mut a.otp_current, *next_otp_hash));
                     if a.pending
                         .as_ref()

@@ -482,9 +482,10 @@ pub enum Outcome {
     /// The message does not answer the key's pending request (another request replaced it, it
     /// expired, it was completed, or the message is a replay). Nothing was charged.
     NotPending,
-    /// The key is locked; nothing was evaluated or charged. `until` is `None` while an
-    /// earlier, charged evaluation is unresolved at the destroy threshold (a resend of that
-    /// message resolves it).
+    /// The key is locked; nothing was evaluated or charged. Not final: the device keeps the
+    /// exchange pending and resends after the lock. `until` is `None` while earlier charged
+    /// evaluations are unresolved at the destroy threshold (a resend of those messages
+    /// resolves them).
     Locked {
         /// When the lock ends (seconds since the Unix epoch), if it has an end.
         until: Option<u64>,
