@@ -18,16 +18,16 @@ fn keygen(c: &mut Criterion) {
     let mut rng = ChaCha20Rng::seed_from_u64(0x5eed);
 
     g.bench_function("device_3072", |b| {
-        b.iter(|| DeviceShare::generate(KeySize::BITS_3072, &mut rng).unwrap())
+        b.iter(|| DeviceShare::generate(&mut rng, KeySize::BITS_3072).unwrap())
     });
 
     // One payload, re-parsed per iteration (the server consumes it).
-    let (_device, payload) = DeviceShare::generate(KeySize::BITS_3072, &mut rng).unwrap();
+    let (_device, payload) = DeviceShare::generate(&mut rng, KeySize::BITS_3072).unwrap();
     let bytes = payload.to_bytes();
     g.bench_function("server_3072", |b| {
         b.iter(|| {
             let p = RegistrationPayload::from_bytes(black_box(&bytes)).unwrap();
-            ServerShare::generate(p, KeySize::BITS_3072, &mut rng).unwrap()
+            ServerShare::generate(&mut rng, p, KeySize::BITS_3072).unwrap()
         })
     });
 

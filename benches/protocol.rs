@@ -75,8 +75,8 @@ fn bench_protocol(c: &mut Criterion) {
 
     // ---- The split key for the arithmetic (outside the timing).
     let t = Instant::now();
-    let (device, payload) = DeviceShare::generate(size, &mut rng).expect("device key");
-    let server = ServerShare::generate(payload, size, &mut rng).expect("server key");
+    let (device, payload) = DeviceShare::generate(&mut rng, size).expect("device key");
+    let server = ServerShare::generate(&mut rng, payload, size).expect("server key");
     eprintln!("3072+3072 key generated in {:.1?}", t.elapsed());
     let n_bytes = server.n_be_bytes();
     let pk = PublicKey::from_modulus(&n_bytes).expect("public key");
@@ -209,7 +209,7 @@ fn bench_protocol(c: &mut Criterion) {
     let proto_server = Server::new(
         ServerTransportKey::generate(&mut rng),
         InMemoryKeyStore::new(),
-        LocalKek::generate(KekId(1), &mut rng),
+        LocalKek::generate(&mut rng, KekId(1)),
         ServerPolicy::default(),
         size,
     );

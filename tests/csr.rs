@@ -52,8 +52,8 @@ fn split_key() -> &'static SplitKey {
     static KEY: OnceLock<SplitKey> = OnceLock::new();
     KEY.get_or_init(|| {
         let mut rng = ChaCha20Rng::seed_from_u64(0xc5_2986);
-        let (device, payload) = DeviceShare::generate(KeySize::BITS_2048, &mut rng).unwrap();
-        let server = ServerShare::generate(payload, KeySize::BITS_2048, &mut rng).unwrap();
+        let (device, payload) = DeviceShare::generate(&mut rng, KeySize::BITS_2048).unwrap();
+        let server = ServerShare::generate(&mut rng, payload, KeySize::BITS_2048).unwrap();
         let public = PublicKey::from_modulus(&server.n_be_bytes()).unwrap();
         SplitKey {
             device,

@@ -405,7 +405,7 @@ fn ct_uint_ops_secret() {
 
 /// A pair of distinct random primes of `bits` bits each (SPEC §2 prime generation, seeded).
 fn prime_pair(seed: u64, bits: usize) -> (BigUint, BigUint) {
-    let (p, q) = prime::generate_prime_pair::<P, Q, _>(bits, &mut rng(seed)).expect("primes");
+    let (p, q) = prime::generate_prime_pair::<P, Q, _>(&mut rng(seed), bits).expect("primes");
     (big(p.modulus()), big(q.modulus()))
 }
 
@@ -585,8 +585,8 @@ fn split_key() -> &'static (DeviceShare, ServerShare) {
             KeySize::insecure_for_tests(512).expect("test size"),
             KeySize::insecure_for_tests(768).expect("test size"),
         );
-        let (device, payload) = DeviceShare::generate(n1, &mut r).expect("device key");
-        let server = ServerShare::generate(payload, n2, &mut r).expect("server key");
+        let (device, payload) = DeviceShare::generate(&mut r, n1).expect("device key");
+        let server = ServerShare::generate(&mut r, payload, n2).expect("server key");
         (device, server)
     })
 }

@@ -144,8 +144,8 @@ fn device_keygen_leaves_no_secret_in_freed_memory() {
     {
         // DeviceShare::generate draws the prime pair first, from the same RNG.
         let (p, q) = prime::generate_prime_pair::<keygen::P1, keygen::Q1, _>(
-            size().prime_bits(),
             &mut rng(SEED),
+            size().prime_bits(),
         )
         .unwrap();
         let (pb, qb) = (big(p.modulus()), big(q.modulus()));
@@ -155,7 +155,7 @@ fn device_keygen_leaves_no_secret_in_freed_memory() {
         add_uint(&mut secrets, "q1", q.modulus());
         add_low_half(&mut secrets, "phi1 (low half)", &phi, size().bits() / 64);
         add_low_half(&mut secrets, "d1 (low half)", &d, size().bits() / 64);
-        let (device, payload) = DeviceShare::generate(size(), &mut rng(SEED)).unwrap();
+        let (device, payload) = DeviceShare::generate(&mut rng(SEED), size()).unwrap();
         let (n1, d1p, _) = keygen::device_parts(&device);
         assert_eq!(big(n1.modulus()), &pb * &qb, "same seed, same primes");
         add_uint(&mut secrets, "d1'", d1p);
@@ -163,7 +163,7 @@ fn device_keygen_leaves_no_secret_in_freed_memory() {
     }
 
     let found = run(&secrets, || {
-        let (device, payload) = DeviceShare::generate(size(), &mut rng(SEED)).unwrap();
+        let (device, payload) = DeviceShare::generate(&mut rng(SEED), size()).unwrap();
         let bytes = payload.to_bytes();
         drop(bytes);
         drop(payload);
@@ -177,17 +177,17 @@ fn device_keygen_leaves_no_secret_in_freed_memory() {
 #[test]
 fn server_keygen_leaves_no_secret_in_freed_memory() {
     const SEED: u64 = 0xf4ee_0002;
-    let (_device, payload) = DeviceShare::generate(size(), &mut rng(SEED)).unwrap();
+    let (_device, payload) = DeviceShare::generate(&mut rng(SEED), size()).unwrap();
     let payload_bytes = payload.to_bytes();
     let mut secrets = Secrets::new();
     {
-        let share = ServerShare::generate(payload, size(), &mut rng(SEED + 1)).unwrap();
+        let share = ServerShare::generate(&mut rng(SEED + 1), payload, size()).unwrap();
         add_server_secrets(&mut secrets, &share);
     }
 
     let found = run(&secrets, || {
         let payload = RegistrationPayload::from_bytes(&payload_bytes).unwrap();
-        let share = ServerShare::generate(payload, size(), &mut rng(SEED + 1)).unwrap();
+        let share = ServerShare::generate(&mut rng(SEED + 1), payload, size()).unwrap();
         drop(share);
     });
     check("server key generation", &found);
@@ -210,8 +210,8 @@ fn add_server_secrets(secrets: &mut Secrets, share: &ServerShare) {
 #[test]
 fn server_share_encoding_leaves_no_secret_in_freed_memory() {
     const SEED: u64 = 0xf4ee_0003;
-    let (_device, payload) = DeviceShare::generate(size(), &mut rng(SEED)).unwrap();
-    let share = ServerShare::generate(payload, size(), &mut rng(SEED + 1)).unwrap();
+    let (_device, payload) = DeviceShare::generate(&mut rng(SEED), size()).unwrap();
+    let share = ServerShare::generate(&mut rng(SEED + 1), payload, size()).unwrap();
     let mut secrets = Secrets::new();
     add_server_secrets(&mut secrets, &share);
     let found = run(&secrets, || {
@@ -310,11 +310,11 @@ fn pin_seal_and_unseal_leave_no_secret_in_freed_memory() {
 fn registration_signing_and_records_leave_no_secret_in_freed_memory() {
     const DEVICE: u64 = 0xf4ee_0010;
     const SERVER: u64 = 0xf4ee_0011;
-    let (device_share, payload) = DeviceShare::generate(size(), &mut rng(DEVICE)).unwrap();
+    let (device_share, payload) = DeviceShare::generate(&mut rng(DEVICE), size()).unwrap();
     let mut secrets = Secrets::new();
     let (_, d1p, _) = keygen::device_parts(&device_share);
     add_uint(&mut secrets, "d1'", d1p);
-    let share = ServerShare::generate(payload, size(), &mut rng(SERVER)).unwrap();
+    let share = ServerShare::generate(&mut rng(SERVER), payload, size()).unwrap();
     add_server_secrets(&mut secrets, &share);
     drop((device_share, share));
 
@@ -325,7 +325,7 @@ fn registration_signing_and_records_leave_no_secret_in_freed_memory() {
         let server = Server::new(
             ServerTransportKey::generate(&mut misc),
             InMemoryKeyStore::new(),
-            LocalKek::generate(KekId(1), &mut misc),
+            LocalKek::generate(&mut misc, KekId(1)),
             ServerPolicy::default(),
             size(),
         );

@@ -47,7 +47,7 @@ fn setup() -> &'static Setup {
         let server = Server::new(
             ServerTransportKey::generate(&mut rng),
             InMemoryKeyStore::new(),
-            LocalKek::generate(KekId(1), &mut rng),
+            LocalKek::generate(&mut rng, KekId(1)),
             ServerPolicy::default(),
             KeySize::BITS_3072,
         );

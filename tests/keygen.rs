@@ -47,10 +47,10 @@ struct Key {
 
 fn make_key(size: KeySize, seed: u64) -> Key {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let (device, payload) = DeviceShare::generate(size, &mut rng).unwrap();
+    let (device, payload) = DeviceShare::generate(&mut rng, size).unwrap();
     let payload_bytes = payload.to_bytes().to_vec();
     let d1_second = big(payload_parts(&payload).1);
-    let server = ServerShare::generate(payload, size, &mut rng).unwrap();
+    let server = ServerShare::generate(&mut rng, payload, size).unwrap();
     Key {
         device,
         payload_bytes,
@@ -263,11 +263,11 @@ fn payload_does_not_contain_d1_prime() {
 fn payload_round_trip_and_malformed_inputs() {
     let mut rng = ChaCha20Rng::seed_from_u64(23);
     let size = KeySize::insecure_for_tests(512).unwrap();
-    let (_device, payload) = DeviceShare::generate(size, &mut rng).unwrap();
+    let (_device, payload) = DeviceShare::generate(&mut rng, size).unwrap();
     let bytes = payload.to_bytes();
-    // SPEC §9 header "SRSA" 01 07 (registration secret), then the size, n1 and d1''.
+    // SPEC §9 header "SRSA" 02 07 (format version 2, registration secret), then the size, n1 and d1''.
     assert_eq!(bytes.len(), 6 + 2 + 2 * 64);
-    assert_eq!(&bytes[..6], b"SRSA\x01\x07");
+    assert_eq!(&bytes[..6], b"SRSA\x02\x07");
     assert_eq!(&bytes[6..8], &512u16.to_be_bytes());
     let back = RegistrationPayload::from_bytes(&bytes).unwrap();
     assert_eq!(back.n1_be_bytes(), payload.n1_be_bytes());
@@ -328,9 +328,9 @@ fn size_policy() {
     // A test-size n1 is refused by a server making a production-size n2.
     let mut rng = ChaCha20Rng::seed_from_u64(24);
     let (_d, payload) =
-        DeviceShare::generate(KeySize::insecure_for_tests(512).unwrap(), &mut rng).unwrap();
+        DeviceShare::generate(&mut rng, KeySize::insecure_for_tests(512).unwrap()).unwrap();
     assert_eq!(
-        ServerShare::generate(payload, KeySize::BITS_2048, &mut rng).unwrap_err(),
+        ServerShare::generate(&mut rng, payload, KeySize::BITS_2048).unwrap_err(),
         Error::InvalidKey(KeyError::ModulusSize)
     );
 }
@@ -339,10 +339,10 @@ fn size_policy() {
 fn mixed_sizes() {
     let mut rng = ChaCha20Rng::seed_from_u64(25);
     let (device, payload) =
-        DeviceShare::generate(KeySize::insecure_for_tests(768).unwrap(), &mut rng).unwrap();
+        DeviceShare::generate(&mut rng, KeySize::insecure_for_tests(768).unwrap()).unwrap();
     let d1_second = big(payload_parts(&payload).1);
     let server =
-        ServerShare::generate(payload, KeySize::insecure_for_tests(512).unwrap(), &mut rng)
+        ServerShare::generate(&mut rng, payload, KeySize::insecure_for_tests(512).unwrap())
             .unwrap();
     let key = Key {
         device,
@@ -405,7 +405,7 @@ fn debug_prints_no_secret() {
 
     let mut rng = ChaCha20Rng::seed_from_u64(26);
     let (_d, payload) =
-        DeviceShare::generate(KeySize::insecure_for_tests(512).unwrap(), &mut rng).unwrap();
+        DeviceShare::generate(&mut rng, KeySize::insecure_for_tests(512).unwrap()).unwrap();
     let pl = format!("{payload:?} {payload:#?}");
     assert!(pl.contains("RegistrationPayload"));
     assert_no_secret(&pl, &[big(payload_parts(&payload).1)]);
@@ -415,12 +415,12 @@ fn debug_prints_no_secret() {
 fn shares_wipe() {
     let mut rng = ChaCha20Rng::seed_from_u64(27);
     let size = KeySize::insecure_for_tests(512).unwrap();
-    let (mut device, mut payload) = DeviceShare::generate(size, &mut rng).unwrap();
+    let (mut device, mut payload) = DeviceShare::generate(&mut rng, size).unwrap();
     let payload_bytes = payload.to_bytes();
     let mut server = ServerShare::generate(
+        &mut rng,
         RegistrationPayload::from_bytes(&payload_bytes).unwrap(),
         size,
-        &mut rng,
     )
     .unwrap();
     assert!(!big(device_parts(&device).1).is_zero());

@@ -116,7 +116,7 @@ fn small_test_size_primes() {
     let mut oracle_rng = ChaCha20Rng::seed_from_u64(101);
     for &b in &[128usize, 192, 256, 384, 512] {
         for _ in 0..6 {
-            let p = generate_prime::<T, _>(b, &mut rng).unwrap();
+            let p = generate_prime::<T, _>(&mut rng, b).unwrap();
             assert_eq!(p.nlimbs(), b / 64);
             check_prime(&big(p.modulus()), b, &mut oracle_rng);
         }
@@ -128,7 +128,7 @@ fn production_size_primes() {
     let mut rng = ChaCha20Rng::seed_from_u64(2);
     let mut oracle_rng = ChaCha20Rng::seed_from_u64(102);
     for &b in &[1024usize, 1536, 2048] {
-        let p = generate_prime::<T, _>(b, &mut rng).unwrap();
+        let p = generate_prime::<T, _>(&mut rng, b).unwrap();
         check_prime(&big(p.modulus()), b, &mut oracle_rng);
     }
 }
@@ -139,7 +139,7 @@ fn odd_width_prime_sizes() {
     let mut rng = ChaCha20Rng::seed_from_u64(3);
     let mut oracle_rng = ChaCha20Rng::seed_from_u64(103);
     for &b in &[130usize, 200, 333] {
-        let p = generate_prime::<T, _>(b, &mut rng).unwrap();
+        let p = generate_prime::<T, _>(&mut rng, b).unwrap();
         check_prime(&big(p.modulus()), b, &mut oracle_rng);
     }
 }
@@ -147,15 +147,15 @@ fn odd_width_prime_sizes() {
 #[test]
 fn unsupported_sizes_are_refused() {
     let mut rng = ChaCha20Rng::seed_from_u64(4);
-    assert!(generate_prime::<T, _>(64, &mut rng).is_err());
-    assert!(generate_prime::<T, _>(4097, &mut rng).is_err());
+    assert!(generate_prime::<T, _>(&mut rng, 64).is_err());
+    assert!(generate_prime::<T, _>(&mut rng, 4097).is_err());
 }
 
 #[test]
 fn generation_is_deterministic_for_a_seed() {
-    let a = generate_prime::<T, _>(256, &mut ChaCha20Rng::seed_from_u64(5)).unwrap();
-    let b = generate_prime::<T, _>(256, &mut ChaCha20Rng::seed_from_u64(5)).unwrap();
-    let c = generate_prime::<T, _>(256, &mut ChaCha20Rng::seed_from_u64(6)).unwrap();
+    let a = generate_prime::<T, _>(&mut ChaCha20Rng::seed_from_u64(5), 256).unwrap();
+    let b = generate_prime::<T, _>(&mut ChaCha20Rng::seed_from_u64(5), 256).unwrap();
+    let c = generate_prime::<T, _>(&mut ChaCha20Rng::seed_from_u64(6), 256).unwrap();
     assert_eq!(big(a.modulus()), big(b.modulus()));
     assert_ne!(big(a.modulus()), big(c.modulus()));
 }
@@ -164,7 +164,7 @@ fn generation_is_deterministic_for_a_seed() {
 fn pairs_are_far_apart_and_distinct() {
     let mut rng = ChaCha20Rng::seed_from_u64(7);
     for _ in 0..3 {
-        let (p, q) = generate_prime_pair::<T, T, _>(256, &mut rng).unwrap();
+        let (p, q) = generate_prime_pair::<T, T, _>(&mut rng, 256).unwrap();
         let (p, q) = (big(p.modulus()), big(q.modulus()));
         let d = if p > q { &p - &q } else { &q - &p };
         assert!(d > BigUint::one() << 156);
@@ -176,7 +176,7 @@ fn random_candidates_are_odd_and_in_range() {
     let mut rng = ChaCha20Rng::seed_from_u64(8);
     for &b in &[128usize, 130, 256, 1536] {
         for _ in 0..50 {
-            let x = big(&random_candidate(b, &mut rng));
+            let x = big(&random_candidate(&mut rng, b));
             assert!(x.is_odd());
             assert!(in_range(&x, b));
             assert!(x >= BigUint::from(TOP_WORD_MIN) << (b - 64));

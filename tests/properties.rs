@@ -40,8 +40,8 @@ fn random_message(rng: &mut ChaCha20Rng, bytes: usize) -> Uint {
 fn neither_share_alone_signs_but_both_together_do() {
     let mut rng = ChaCha20Rng::seed_from_u64(11);
     let size = KeySize::insecure_for_tests(768).unwrap();
-    let (device, payload) = DeviceShare::generate(size, &mut rng).unwrap();
-    let server = ServerShare::generate(payload, size, &mut rng).unwrap();
+    let (device, payload) = DeviceShare::generate(&mut rng, size).unwrap();
+    let server = ServerShare::generate(&mut rng, payload, size).unwrap();
     let (n1, d1p, d1p_bits) = device_parts(&device);
     let (n1_s, d1pp, ..) = server_parts(&server);
     for _ in 0..8 {
@@ -70,7 +70,7 @@ fn no_message_or_record_carries_a_share_in_the_clear() {
     // Shares from a key generated the same way as inside DeviceRegistration::start, to know
     // their values; then the real flow from the same seed.
     let mut probe = ChaCha20Rng::seed_from_u64(13);
-    let (device, payload) = DeviceShare::generate(size, &mut probe).unwrap();
+    let (device, payload) = DeviceShare::generate(&mut probe, size).unwrap();
     let (d1p_bytes, _) = device_parts(&device).1.to_be_bytes(size.bytes() + 16);
     let (d1pp_bytes, _) = payload_parts(&payload).1.to_be_bytes(size.bytes());
     // (f) The payload for the server never holds d1'.
@@ -79,7 +79,7 @@ fn no_message_or_record_carries_a_share_in_the_clear() {
     let server = Server::new(
         ServerTransportKey::generate(&mut rng),
         InMemoryKeyStore::new(),
-        LocalKek::generate(KekId(1), &mut rng),
+        LocalKek::generate(&mut rng, KekId(1)),
         ServerPolicy::default(),
         size,
     );

@@ -86,7 +86,7 @@ impl DeviceRegistration {
         size: KeySize,
         server_key: &TransportPublicKey,
     ) -> Result<(Self, RegistrationRequest)> {
-        let (share, payload) = DeviceShare::generate(size, rng)?;
+        let (share, payload) = DeviceShare::generate(rng, size)?;
         let n1 = share.n1_be_bytes();
         let aad = RegistrationRequest::aad(challenge, purpose, &n1);
         let plaintext = payload.to_bytes();

@@ -455,7 +455,7 @@ impl<M> MillerRabin<M> {
 #[allow(clippy::integer_division)] // public bit positions
 /// A random odd `bits`-bit candidate in `[⌈2^63.75⌉ · 2^(bits-64), 2^bits)` (SPEC §2: primes
 /// in `[2^(b-1/4), 2^b)`), `bits ≥ 64` (see the module docs), of width `⌈bits/64⌉` limbs.
-pub fn random_candidate<R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Uint {
+pub fn random_candidate<R: CryptoRng + ?Sized>(rng: &mut R, bits: usize) -> Uint {
     let w = bits.div_ceil(LIMB_BITS);
     // DECLASSIFY: a top word below the bound is discarded random data (never part of a
     // candidate); redrawing it reveals nothing about the candidate that is kept.
@@ -495,13 +495,13 @@ const MAX_CANDIDATES: usize = 1 << 22;
 ///
 /// `bits` must be in `[MIN_PRIME_BITS, MAX_PRIME_BITS]`. Constant time for the prime that is
 /// returned; see the module docs for what is declassified about rejected candidates.
-pub fn generate_prime<M, R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Result<Modulus<M>> {
+pub fn generate_prime<M, R: CryptoRng + ?Sized>(rng: &mut R, bits: usize) -> Result<Modulus<M>> {
     if !(MIN_PRIME_BITS..=MAX_PRIME_BITS).contains(&bits) {
         return Err(Error::InvalidRequest(RequestError::PrimeSize));
     }
     let rounds = miller_rabin_rounds(bits);
     'candidates: for _ in 0..MAX_CANDIDATES {
-        let x = random_candidate(bits, rng);
+        let x = random_candidate(rng, bits);
         // Sieve. DECLASSIFY: a candidate with a small factor is discarded; stopping at the
         // first group that divides it reveals only which small prime group divides a number
         // that is never used.
@@ -536,12 +536,12 @@ pub fn generate_prime<M, R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Res
 /// Two independent random primes `p`, `q` of `bits` bits each (as [`generate_prime`]) with
 /// `|p - q| > 2^(bits - 100)` (SPEC §2).
 pub fn generate_prime_pair<P, Q, R: CryptoRng + ?Sized>(
-    bits: usize,
     rng: &mut R,
+    bits: usize,
 ) -> Result<(Modulus<P>, Modulus<Q>)> {
-    let p = generate_prime::<P, R>(bits, rng)?;
+    let p = generate_prime::<P, R>(rng, bits)?;
     loop {
-        let q = generate_prime::<Q, R>(bits, rng)?;
+        let q = generate_prime::<Q, R>(rng, bits)?;
         // DECLASSIFY: a q too close to p (probability about 2^-98) is discarded and redrawn.
         if !bool::from(too_close(p.modulus(), q.modulus(), bits)) {
             return Ok((p, q));

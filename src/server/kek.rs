@@ -110,7 +110,7 @@ impl LocalKek {
     /// A provider with a fresh random current KEK named `id` (for tests and demos: a real
     /// server must load the same KEK again after a restart, so it gets its bytes from
     /// somewhere durable and uses [`LocalKek::new`]).
-    pub fn generate<R: CryptoRng + ?Sized>(id: KekId, rng: &mut R) -> Self {
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R, id: KekId) -> Self {
         let mut key = Box::new(zeroize::Zeroizing::new([0u8; LOCAL_KEK_LEN]));
         rng.fill_bytes(&mut key[..]);
         let mut keys = BTreeMap::new();

@@ -231,7 +231,7 @@ impl<K: KeyStore, E: KeyEncryptionKey> Server<K, E> {
         // Sizes before any key generation or storage.
         check_size_policy(payload.key_size(), self.n2_size)?;
 
-        let share = ServerShare::generate(payload, self.n2_size, rng)?;
+        let share = ServerShare::generate(rng, payload, self.n2_size)?;
         let n2 = share.n2_be_bytes();
         let n = share.n_be_bytes();
         let public_key = PublicKey::from_uint(share.n().modulus())?;

@@ -175,7 +175,7 @@ impl Env {
         let store = Arc::new(FaultyStore::default());
         let evaluations = Arc::new(AtomicUsize::new(0));
         let kek = CountingKek {
-            inner: LocalKek::generate(KekId(1), &mut rng),
+            inner: LocalKek::generate(&mut rng, KekId(1)),
             opens: evaluations.clone(),
         };
         let server = Server::new(

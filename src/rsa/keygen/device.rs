@@ -163,10 +163,10 @@ impl DeviceShare {
     /// rejected candidates; see the `prime` module docs). The RNG is the caller's; a seeded RNG gives
     /// a reproducible key (tests).
     pub fn generate<R: CryptoRng + ?Sized>(
-        size: KeySize,
         rng: &mut R,
+        size: KeySize,
     ) -> Result<(DeviceShare, RegistrationPayload)> {
-        let (p1, q1) = generate_prime_pair::<P1, Q1, R>(size.prime_bits(), rng)?;
+        let (p1, q1) = generate_prime_pair::<P1, Q1, R>(rng, size.prime_bits())?;
         let (n1, mut phi1, mut d1, exists) = private_exponent(p1.modulus(), q1.modulus());
         drop(p1);
         drop(q1);

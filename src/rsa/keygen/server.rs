@@ -127,9 +127,9 @@ impl ServerShare {
     /// A test-size `n1` is refused unless `n2_size` is a test size too. Consumes the payload
     /// (its `d1''` moves into the share; the payload is wiped).
     pub fn generate<R: CryptoRng + ?Sized>(
+        rng: &mut R,
         payload: RegistrationPayload,
         n2_size: KeySize,
-        rng: &mut R,
     ) -> Result<ServerShare> {
         let n1_size = payload.key_size();
         check_size_policy(n1_size, n2_size)?;
@@ -144,7 +144,7 @@ impl ServerShare {
 
         let want_bits = n1_size.bits() + n2_size.bits();
         for _ in 0..MAX_ATTEMPTS {
-            let (p2, q2) = generate_prime_pair::<P2, Q2, R>(n2_size.prime_bits(), rng)?;
+            let (p2, q2) = generate_prime_pair::<P2, Q2, R>(rng, n2_size.prime_bits())?;
             // gcd(n1, n2) = 1 iff neither prime divides n1.
             // DECLASSIFY: a pair with p2 | n1 or q2 | n1 is discarded (never for an honest n1).
             let shares_factor = p2.to_monty(&n1_val).is_zero() | q2.to_monty(&n1_val).is_zero();
