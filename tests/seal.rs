@@ -551,7 +551,7 @@ fn decoding_is_strict() {
         b
     };
     assert_eq!(decode_kind(&patched(0, b"SRSB")), ("magic", BadMagic));
-    assert_eq!(decode_kind(&patched(4, &[2])), ("version", BadVersion));
+    assert_eq!(decode_kind(&patched(4, &[1])), ("version", BadVersion));
     assert_eq!(decode_kind(&patched(4, &[0])), ("version", BadVersion));
     assert_eq!(decode_kind(&patched(5, &[0x11])), ("type", BadType));
     assert_eq!(

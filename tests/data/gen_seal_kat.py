@@ -29,7 +29,7 @@ def vector(name, pin, tag, key_id, salt, m, t, p, share):
     key = Argon2i(salt=salt, length=32, iterations=t, lanes=p, memory_cost=m, ad=ad).derive(pin.encode())
     enc = Cipher(algorithms.ChaCha20(key, b"\x00" * 16), mode=None).encryptor()
     c = enc.update(share) + enc.finalize()
-    blob = b"SRSA\x01\x10" + bytes([KDF_ARGON2I_V13]) + struct.pack(">IIIH", m, t, p, len(share)) + salt + c
+    blob = b"SRSA\x02\x10" + bytes([KDF_ARGON2I_V13]) + struct.pack(">IIIH", m, t, p, len(share)) + salt + c
     print(f"name = {name}")
     print(f"pin = {pin}")
     print(f"purpose_tag = {tag}")
