@@ -144,7 +144,12 @@ fn is_previous(record: &KeyRecord, otp: &OtpHash) -> bool {
 }
 
 /// Planted (h), the v1 bug: a resend answered from storage resets the failure count.
-fn plant_admit_resend_resets(r: &KeyRecord, m: &MessageFacts, l: &LockoutPolicy, now: u64) -> Admission {
+fn plant_admit_resend_resets(
+    r: &KeyRecord,
+    m: &MessageFacts,
+    l: &LockoutPolicy,
+    now: u64,
+) -> Admission {
     match session::admit(r, m, l, now) {
         Admission::Resend(_) if failures_of(r) > 0 => Admission::Charge(with_failures(r, 0)),
         a => a,
@@ -152,7 +157,12 @@ fn plant_admit_resend_resets(r: &KeyRecord, m: &MessageFacts, l: &LockoutPolicy,
 }
 
 /// Planted (h): a replayed older try (already charged and settled) is charged again.
-fn plant_admit_replay_charged(r: &KeyRecord, m: &MessageFacts, l: &LockoutPolicy, now: u64) -> Admission {
+fn plant_admit_replay_charged(
+    r: &KeyRecord,
+    m: &MessageFacts,
+    l: &LockoutPolicy,
+    now: u64,
+) -> Admission {
     let a = session::admit(r, m, l, now);
     if a == Admission::Refuse(Outcome::NotPending) {
         if let Some(active) = r.active() {
@@ -167,7 +177,12 @@ fn plant_admit_replay_charged(r: &KeyRecord, m: &MessageFacts, l: &LockoutPolicy
 }
 
 /// Planted (i): a resend of a charged message whose outcome was lost is charged again.
-fn plant_admit_resend_charged(r: &KeyRecord, m: &MessageFacts, l: &LockoutPolicy, now: u64) -> Admission {
+fn plant_admit_resend_charged(
+    r: &KeyRecord,
+    m: &MessageFacts,
+    l: &LockoutPolicy,
+    now: u64,
+) -> Admission {
     match session::admit(r, m, l, now) {
         Admission::Evaluate => Admission::Charge(with_failures(r, failures_of(r) + 1)),
         a => a,
@@ -230,9 +245,10 @@ fn fix_settle_only_pending(
     l: &LockoutPolicy,
     now: u64,
 ) -> Settlement {
-    let names_pending = r.active().and_then(|a| a.pending()).is_some_and(|p| {
-        p.request_id() == &m.request_id && p.request_hash() == &m.request_hash
-    });
+    let names_pending = r
+        .active()
+        .and_then(|a| a.pending())
+        .is_some_and(|p| p.request_id() == &m.request_id && p.request_hash() == &m.request_hash);
     if r.active().is_none() || names_pending {
         return session::settle(r, m, e, next, l, now);
     }
@@ -243,6 +259,14 @@ fn fix_settle_only_pending(
         other => other,
     }
 }
+
+/// The production rules with fixes 1 and 2 only (finding 3 needs fix 3 as well).
+const FIXES_1_2: Rules = Rules {
+    name: "production + proposed fixes 1, 2",
+    settle: fix_settle_only_pending,
+    keeps_pending: |o| matches!(o, Outcome::Locked { .. }),
+    ..PRODUCTION
+};
 
 /// Proposed fix 3 (finding 3), part 1: one unresolved charge per key at a time. A new
 /// message while another message's charge is unresolved is refused with the non-final
@@ -257,8 +281,7 @@ fn fix_admit_one_charge_at_a_time(
 ) -> Admission {
     match session::admit(r, m, l, now) {
         Admission::Charge(_)
-            if r
-                .active()
+            if r.active()
                 .and_then(|a| a.charged())
                 .is_some_and(|h| h != &m.message_hash) =>
         {
@@ -323,7 +346,11 @@ impl fmt::Debug for Msg {
             Author::Attacker => "atk",
         };
         let pin = if self.right { "right" } else { "WRONG" };
-        write!(f, "{a}#{}(req {}, otp {}, {pin} pin)", self.seq, self.req, self.otp)
+        write!(
+            f,
+            "{a}#{}(req {}, otp {}, {pin} pin)",
+            self.seq, self.req, self.otp
+        )
     }
 }
 
@@ -340,7 +367,11 @@ impl Msg {
 
     fn decode(b: &[u8]) -> Self {
         Msg {
-            author: if b[0] == 0 { Author::Device } else { Author::Attacker },
+            author: if b[0] == 0 {
+                Author::Device
+            } else {
+                Author::Attacker
+            },
             req: b[1],
             otp: b[2],
             right: b[3] == 1,
@@ -435,7 +466,11 @@ enum Worker {
         fresh: bool,
     },
     /// After a lost compare-and-swap of the outcome: evaluated, to settle on a reload.
-    Retry { msg: Msg, valid: bool, next_otp: u8 },
+    Retry {
+        msg: Msg,
+        valid: bool,
+        next_otp: u8,
+    },
 }
 
 /// The honest device's persisted record (SPEC §10): every device action persists
@@ -682,7 +717,13 @@ impl SessionModel {
 
     /// A successful compare-and-swap of `next`, with the transition monitors.
     fn commit(&self, s: &mut State, next: KeyRecord, what: Commit) {
-        let completed = matches!(what, Commit::Settled { out: Out::Completed, .. });
+        let completed = matches!(
+            what,
+            Commit::Settled {
+                out: Out::Completed,
+                ..
+            }
+        );
         if let (Some(old), Some(new)) = (s.record.active(), next.active()) {
             if new.failures() < old.failures() && !completed {
                 s.ghost.bad.get_or_insert((
@@ -1223,8 +1264,7 @@ impl Model for SessionModel {
         }
         let active = s.record.active();
         if self.cfg.attacker != AttackerKind::Clone
-            && s
-                .record
+            && s.record
                 .destroyed()
                 .is_some_and(|(r, _)| r == split_rsa::DestroyReason::Clone)
         {
@@ -1324,7 +1364,8 @@ impl Model for SessionModel {
                 a.locked_until(),
                 self.gen_of(a.otp_current()),
                 a.otp_previous().map(|h| self.gen_of(h)),
-                a.pending().map(|p| (p.request_id().as_bytes()[0] - 1, p.tried().len())),
+                a.pending()
+                    .map(|p| (p.request_id().as_bytes()[0] - 1, p.tried().len())),
                 a.charged().is_some(),
                 a.last().map(|x| x.summary()),
                 a.completed().map(|x| x.summary()),
@@ -1375,7 +1416,12 @@ impl Model for SessionModel {
         if s.workers.iter().any(|w| matches!(w, Worker::Retry { .. })) {
             seen.push("a worker lost a CAS");
         }
-        if s.workers.iter().filter(|w| !matches!(w, Worker::Idle)).count() > 1 {
+        if s.workers
+            .iter()
+            .filter(|w| !matches!(w, Worker::Idle))
+            .count()
+            > 1
+        {
             seen.push("two workers busy");
         }
         if s.answers.iter().any(|a| a.out == Out::NotPending) {
@@ -1644,7 +1690,11 @@ fn honest_no_crash_holds() {
     expect_holds(
         honest_no_crash(),
         10_000,
-        &["device completed a signature", "device got NotPending", "a worker lost a CAS"],
+        &[
+            "device completed a signature",
+            "device got NotPending",
+            "a worker lost a CAS",
+        ],
     );
 }
 
@@ -1653,7 +1703,11 @@ fn honest_one_worker_holds() {
     expect_holds(
         honest_one_worker(),
         10_000,
-        &["device completed a signature", "charge in flight", "device got NotPending"],
+        &[
+            "device completed a signature",
+            "charge in flight",
+            "device got NotPending",
+        ],
     );
 }
 
@@ -1662,7 +1716,11 @@ fn honest_two_workers_one_request_holds() {
     expect_holds(
         honest_two_workers_one_request(),
         30,
-        &["two workers busy", "a worker lost a CAS", "device completed a signature"],
+        &[
+            "two workers busy",
+            "a worker lost a CAS",
+            "device completed a signature",
+        ],
     );
 }
 
@@ -1671,7 +1729,11 @@ fn thief_default_policy_holds() {
     expect_holds(
         thief_default_policy(),
         100_000,
-        &["locked", "destroyed: wrong PINs", "device completed a signature"],
+        &[
+            "locked",
+            "destroyed: wrong PINs",
+            "device completed a signature",
+        ],
     );
 }
 
@@ -1680,7 +1742,11 @@ fn clone_one_worker_holds() {
     expect_holds(
         clone_one_worker(),
         50_000,
-        &["destroyed: clone", "device completed a signature", "record stolen"],
+        &[
+            "destroyed: clone",
+            "device completed a signature",
+            "record stolen",
+        ],
     );
 }
 
@@ -1689,7 +1755,11 @@ fn clone_two_workers_holds() {
     expect_holds(
         clone_two_workers(),
         20_000,
-        &["destroyed: clone", "two workers busy", "a worker lost a CAS"],
+        &[
+            "destroyed: clone",
+            "two workers busy",
+            "a worker lost a CAS",
+        ],
     );
 }
 
@@ -1720,8 +1790,8 @@ fn finding_2_thief_small_policy_holds() {
 
 #[test]
 #[ignore = "finding 3: a concurrent charge overwrites the charge slot; the in-flight message is answered NotPending"]
-fn finding_3_thief_two_workers_holds() {
-    expect_holds(thief_two_workers(), 1_000, &["two workers busy"]);
+fn finding_3_thief_two_workers_holds_with_fixes_1_2() {
+    expect_holds_with(thief_two_workers(), FIXES_1_2, 1_000, &["two workers busy"]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1735,13 +1805,22 @@ fn with_fixes_honest_two_workers_holds() {
         honest_two_workers(),
         FIXED,
         5_000,
-        &["two workers busy", "a worker lost a CAS", "device completed a signature"],
+        &[
+            "two workers busy",
+            "a worker lost a CAS",
+            "device completed a signature",
+        ],
     );
 }
 
 #[test]
 fn with_fixes_honest_one_worker_holds() {
-    expect_holds_with(honest_one_worker(), FIXED, 10_000, &["device completed a signature"]);
+    expect_holds_with(
+        honest_one_worker(),
+        FIXED,
+        10_000,
+        &["device completed a signature"],
+    );
 }
 
 #[test]
@@ -1750,7 +1829,11 @@ fn with_fixes_wrong_pin_user_holds() {
         wrong_pin_user(),
         FIXED,
         10_000,
-        &["locked", "destroyed: wrong PINs", "device completed a signature"],
+        &[
+            "locked",
+            "destroyed: wrong PINs",
+            "device completed a signature",
+        ],
     );
 }
 
@@ -1760,7 +1843,11 @@ fn with_fixes_thief_small_policy_holds() {
         thief_small_policy(),
         FIXED,
         100_000,
-        &["locked", "destroyed: wrong PINs", "device completed a signature"],
+        &[
+            "locked",
+            "destroyed: wrong PINs",
+            "device completed a signature",
+        ],
     );
 }
 
@@ -1780,7 +1867,11 @@ fn with_fixes_thief_two_workers_holds() {
         thief_two_workers(),
         FIXED,
         50_000,
-        &["two workers busy", "destroyed: wrong PINs", "device completed a signature"],
+        &[
+            "two workers busy",
+            "destroyed: wrong PINs",
+            "device completed a signature",
+        ],
     );
 }
 
@@ -1874,7 +1965,7 @@ fn survey() {
         clone_two_workers(),
     ];
     for cfg in configs {
-        for rules in [PRODUCTION, FIXED] {
+        for rules in [PRODUCTION, FIXES_1_2, FIXED] {
             let r = run(cfg.clone(), rules);
             println!(
                 "[survey] {} / {}: {} states, {:.2?}: {}",
