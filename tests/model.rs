@@ -164,14 +164,13 @@ fn plant_admit_replay_charged(
     now: u64,
 ) -> Admission {
     let a = session::admit(r, m, l, now);
-    if a == Admission::Refuse(Outcome::NotPending) {
-        if let Some(active) = r.active() {
-            if let Some(p) = active.pending() {
-                if p.request_id() == &m.request_id && p.tried().contains(&m.message_hash) {
-                    return Admission::Charge(with_failures(r, active.failures() + 1));
-                }
-            }
-        }
+    if a == Admission::Refuse(Outcome::NotPending)
+        && let Some(active) = r.active()
+        && let Some(p) = active.pending()
+        && p.request_id() == &m.request_id
+        && p.tried().contains(&m.message_hash)
+    {
+        return Admission::Charge(with_failures(r, active.failures() + 1));
     }
     a
 }
@@ -462,7 +461,7 @@ enum Worker {
     /// record it was admitted on, and whether that is still the stored version.
     Admitted {
         msg: Msg,
-        record: KeyRecord,
+        record: Box<KeyRecord>,
         fresh: bool,
     },
     /// After a lost compare-and-swap of the outcome: evaluated, to settle on a reload.
@@ -624,7 +623,7 @@ impl SessionModel {
                     Scheme::Pkcs1v15(HashAlg::Sha256),
                     &[r; 32],
                     &[],
-                    u64::MAX / 2,
+                    1 << 62,
                 )
                 .unwrap()
             })
@@ -726,17 +725,18 @@ impl SessionModel {
                 ..
             }
         );
-        if let (Some(old), Some(new)) = (s.record.active(), next.active()) {
-            if new.failures() < old.failures() && !completed {
-                s.ghost.bad.get_or_insert((
-                    "(h) only a Completed answer resets the count",
-                    format!(
-                        "the count went {} -> {} in a write that is not a completion ({what:?})",
-                        old.failures(),
-                        new.failures()
-                    ),
-                ));
-            }
+        if let (Some(old), Some(new)) = (s.record.active(), next.active())
+            && new.failures() < old.failures()
+            && !completed
+        {
+            s.ghost.bad.get_or_insert((
+                "(h) only a Completed answer resets the count",
+                format!(
+                    "the count went {} -> {} in a write that is not a completion ({what:?})",
+                    old.failures(),
+                    new.failures()
+                ),
+            ));
         }
         match &what {
             Commit::Charge(m) => {
@@ -809,7 +809,7 @@ impl SessionModel {
             Admission::Evaluate => {
                 n.workers[w] = Worker::Admitted {
                     msg,
-                    record: s.record.clone(),
+                    record: Box::new(s.record.clone()),
                     fresh: true,
                 };
             }
@@ -817,7 +817,7 @@ impl SessionModel {
                 self.commit(&mut n, charged.clone(), Commit::Charge(msg));
                 n.workers[w] = Worker::Admitted {
                     msg,
-                    record: charged,
+                    record: Box::new(charged),
                     fresh: true,
                 };
             }
@@ -1333,19 +1333,18 @@ impl Model for SessionModel {
             }
             self.resolution(s)?;
         }
-        if let Some(a) = active {
-            if a.failures() as usize != s.ghost.charged.len() {
-                return Err(Violation {
-                    property: "(h) the count equals the distinct charged messages",
-                    detail: format!(
-                        "count {} but {} distinct messages charged since the last completion: \
-                         {:?}",
-                        a.failures(),
-                        s.ghost.charged.len(),
-                        s.ghost.charged
-                    ),
-                });
-            }
+        if let Some(a) = active
+            && a.failures() as usize != s.ghost.charged.len()
+        {
+            return Err(Violation {
+                property: "(h) the count equals the distinct charged messages",
+                detail: format!(
+                    "count {} but {} distinct messages charged since the last completion: {:?}",
+                    a.failures(),
+                    s.ghost.charged.len(),
+                    s.ghost.charged
+                ),
+            });
         }
         let destroy_at = self.cfg.policy.destroy_at() as usize;
         if s.ghost.evaluated_wrong.len() > destroy_at {
