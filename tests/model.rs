@@ -100,16 +100,6 @@ const PRODUCTION: Rules = Rules {
     keeps_pending: |_| false,
 };
 
-/// The production rules with the two fixes proposed in docs/model-checking.md.
-const FIXED: Rules = Rules {
-    name: "production + proposed fixes 1, 2, 3",
-    settle: fix_settle_only_pending,
-    admit: fix_admit_one_charge_at_a_time,
-    start_request: fix_start_request_resolves_charge,
-    keeps_pending: |o| matches!(o, Outcome::Locked { .. }),
-    ..PRODUCTION
-};
-
 /// The record re-encoded with another failure count (for planted bugs only: the record's
 /// fields are not writable from outside the crate, its canonical encoding is).
 fn with_failures(record: &KeyRecord, failures: u32) -> KeyRecord {
@@ -231,91 +221,6 @@ fn plant_settle_previous_as_current(
 /// Planted (i): the device starts a new signature while an exchange is pending.
 fn plant_may_sign_ignores_pending(dead: bool, _pending: bool) -> split_rsa::Result<()> {
     session::may_sign(dead, false)
-}
-
-/// Proposed fix 1 (finding 1): a message whose request is no longer the pending one is
-/// never completed and never judged a clone: its charge is resolved as it stands (a counted
-/// attempt) and it is answered NotPending, the answer admission gives it too.
-fn fix_settle_only_pending(
-    r: &KeyRecord,
-    m: &MessageFacts,
-    e: Evaluation,
-    next: &OtpHash,
-    l: &LockoutPolicy,
-    now: u64,
-) -> Settlement {
-    let names_pending = r
-        .active()
-        .and_then(|a| a.pending())
-        .is_some_and(|p| p.request_id() == &m.request_id && p.request_hash() == &m.request_hash);
-    if r.active().is_none() || names_pending {
-        return session::settle(r, m, e, next, l, now);
-    }
-    match session::settle(r, m, Evaluation::Invalid, next, l, now) {
-        Settlement::Persist(rec, Outcome::WrongPin { .. }) => {
-            Settlement::Persist(rec, Outcome::NotPending)
-        }
-        other => other,
-    }
-}
-
-/// The production rules with fixes 1 and 2 only (finding 3 needs fix 3 as well).
-const FIXES_1_2: Rules = Rules {
-    name: "production + proposed fixes 1, 2",
-    settle: fix_settle_only_pending,
-    keeps_pending: |o| matches!(o, Outcome::Locked { .. }),
-    ..PRODUCTION
-};
-
-/// Proposed fix 3 (finding 3), part 1: one unresolved charge per key at a time. A new
-/// message while another message's charge is unresolved is refused with the non-final
-/// `Locked { until: None }` (the device keeps its exchange pending, fix 2, and resends), so
-/// the charge slot is never overwritten and an in-flight message is never answered
-/// NotPending while it can still complete.
-fn fix_admit_one_charge_at_a_time(
-    r: &KeyRecord,
-    m: &MessageFacts,
-    l: &LockoutPolicy,
-    now: u64,
-) -> Admission {
-    match session::admit(r, m, l, now) {
-        Admission::Charge(_)
-            if r.active()
-                .and_then(|a| a.charged())
-                .is_some_and(|h| h != &m.message_hash) =>
-        {
-            Admission::Refuse(Outcome::Locked { until: None })
-        }
-        a => a,
-    }
-}
-
-/// Proposed fix 3, part 2: a new request resolves an unresolved charge as it stands (a
-/// counted attempt; with fix 1 its message can no longer complete), so a charge whose
-/// worker crashed cannot block the key.
-fn fix_start_request_resolves_charge(
-    r: &KeyRecord,
-    req: &SigningRequest,
-    l: &LockoutPolicy,
-    now: u64,
-) -> split_rsa::Result<KeyRecord> {
-    let next = session::start_request(r, req, l, now)?;
-    let Some((h, current)) = next
-        .active()
-        .and_then(|a| a.charged().map(|h| (*h, *a.otp_current())))
-    else {
-        return Ok(next);
-    };
-    let facts = MessageFacts {
-        message_hash: h,
-        request_id: *req.request_id(),
-        request_hash: req.hash(),
-        otp_hash: current,
-    };
-    match session::settle(&next, &facts, Evaluation::Invalid, &current, l, now) {
-        Settlement::Persist(rec, Outcome::WrongPin { .. }) => Ok(rec),
-        _ => Ok(next),
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -831,12 +736,18 @@ impl SessionModel {
             unreachable!()
         };
         let mut n = s.clone();
-        // The shell's `evaluate` recomputes EM from the admitted record's pending request.
-        let Some(pending) = record.active().and_then(|a| a.pending()) else {
+        // The shell's `evaluate` recomputes EM from the request the message was charged for,
+        // kept beside its unresolved charge in the admitted record.
+        let facts = self.facts(msg);
+        let Some(charged) = record.active().and_then(|a| {
+            a.unresolved()
+                .iter()
+                .find(|u| u.message_hash() == &facts.message_hash)
+        }) else {
             n.workers[w] = Worker::Idle; // an error: nothing answered, nothing written
             return n;
         };
-        let valid = msg.right && pending.request_id() == &Self::rid(msg.req);
+        let valid = msg.right && charged.request().request_id() == &Self::rid(msg.req);
         let next_otp = self.gen_of(record.active().unwrap().otp_current()) + 1;
         if !n.ghost.ever_charged.contains(&msg) {
             n.ghost.bad.get_or_insert((
@@ -1140,17 +1051,18 @@ impl Model for SessionModel {
         }
         if let Some(p) = d.pending {
             for &a in s.answers.iter().filter(|a| a.to == p) {
-                if (self.rules.keeps_pending)(&outcome_of(a.out)) {
+                let effect = (self.rules.answer_effect)(&outcome_of(a.out));
+                if (self.rules.keeps_pending)(&outcome_of(a.out)) || effect == AnswerEffect::Wait {
                     continue; // opened, and the exchange stays pending: no state change
                 }
                 let mut n = s.clone();
                 n.device.pending = None;
-                match (self.rules.answer_effect)(&outcome_of(a.out)) {
+                match effect {
                     AnswerEffect::Complete => {
                         n.device.otp = a.next_otp.expect("a completion carries the next OTP");
                         n.ghost.device_done = Some(p.otp);
                     }
-                    AnswerEffect::End => {}
+                    AnswerEffect::End | AnswerEffect::Wait => {}
                     AnswerEffect::Dead => n.device.dead = true,
                 }
                 out.push((Action::DeviceAccepts(a), n));
@@ -1359,7 +1271,7 @@ impl Model for SessionModel {
     fn describe(&self, s: &State) -> String {
         let rec = match s.record.active() {
             Some(a) => format!(
-                "failures {} locked_until {:?} otp cur {} prev {:?} pending {:?} charged {} \
+                "failures {} locked_until {:?} otp cur {} prev {:?} pending {:?} unresolved {} \
                  last {:?} completed {:?}",
                 a.failures(),
                 a.locked_until(),
@@ -1367,7 +1279,7 @@ impl Model for SessionModel {
                 a.otp_previous().map(|h| self.gen_of(h)),
                 a.pending()
                     .map(|p| (p.request_id().as_bytes()[0] - 1, p.tried().len())),
-                a.charged().is_some(),
+                a.unresolved().len(),
                 a.last().map(|x| x.summary()),
                 a.completed().map(|x| x.summary()),
             ),
@@ -1404,7 +1316,7 @@ impl Model for SessionModel {
             if a.failures() > 0 {
                 seen.push("count > 0");
             }
-            if a.charged().is_some() {
+            if !a.unresolved().is_empty() {
                 seen.push("charge in flight");
             }
         }
@@ -1765,57 +1677,16 @@ fn clone_two_workers_holds() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Findings: configurations where the production rules violate a property. Each test states
-// what the specification demands and fails today (see docs/model-checking.md, "Findings");
-// ignored so that CI stays green until the lead decides on the fix. Run them with
-// `cargo test --release --all-features --test model -- --ignored finding --nocapture`.
+// The configurations in which the model checker found the three session bugs that are now
+// fixed in the production rules (docs/model-checking.md, "Findings"): every unresolved charge
+// is kept with its request and evaluated again on resend whatever happened since (findings 1
+// and 3), and a Locked answer keeps the device's exchange pending (finding 2). They hold now.
 // ---------------------------------------------------------------------------------------
 
 #[test]
-#[ignore = "finding 1: a message answered NotPending while in flight completes later (no attacker)"]
 fn finding_1_honest_two_workers_holds() {
-    expect_holds(honest_two_workers(), 50, &["two workers busy"]);
-}
-
-#[test]
-#[ignore = "finding 2: a stale Locked answer ends an exchange that completes later (no attacker)"]
-fn finding_2_wrong_pin_user_holds() {
-    expect_holds(wrong_pin_user(), 10_000, &["locked"]);
-}
-
-#[test]
-#[ignore = "finding 2 with a thief: its wrong PINs lock the key, the honest device loses a rotation"]
-fn finding_2_thief_small_policy_holds() {
-    expect_holds(thief_small_policy(), 10_000, &["locked"]);
-}
-
-#[test]
-#[ignore = "finding 3: a concurrent charge overwrites the charge slot; the in-flight message is answered NotPending"]
-fn finding_3_thief_two_workers_holds_with_fixes_1_2() {
-    expect_holds_with(thief_two_workers(), FIXES_1_2, 1_000, &["two workers busy"]);
-}
-
-#[test]
-#[ignore = "observation 4: server crashes plus replaced requests leave right-PIN attempts charged, up to a lock"]
-fn observation_4_crashes_lock_a_right_pin_user() {
-    let cfg = Config {
-        name: "honest, 1 worker, crashes, strict (i)",
-        strict_i: true,
-        ..honest_one_worker()
-    };
-    expect_holds(cfg, 1_000, &[]);
-}
-
-// ---------------------------------------------------------------------------------------
-// Tests: with the proposed fixes (as wrappers of the production functions), every
-// configuration holds, the finding ones included.
-// ---------------------------------------------------------------------------------------
-
-#[test]
-fn with_fixes_honest_two_workers_holds() {
-    expect_holds_with(
+    expect_holds(
         honest_two_workers(),
-        FIXED,
         5_000,
         &[
             "two workers busy",
@@ -1826,20 +1697,9 @@ fn with_fixes_honest_two_workers_holds() {
 }
 
 #[test]
-fn with_fixes_honest_one_worker_holds() {
-    expect_holds_with(
-        honest_one_worker(),
-        FIXED,
-        10_000,
-        &["device completed a signature"],
-    );
-}
-
-#[test]
-fn with_fixes_wrong_pin_user_holds() {
-    expect_holds_with(
+fn finding_2_wrong_pin_user_holds() {
+    expect_holds(
         wrong_pin_user(),
-        FIXED,
         10_000,
         &[
             "locked",
@@ -1850,10 +1710,9 @@ fn with_fixes_wrong_pin_user_holds() {
 }
 
 #[test]
-fn with_fixes_thief_small_policy_holds() {
-    expect_holds_with(
+fn finding_2_thief_small_policy_holds() {
+    expect_holds(
         thief_small_policy(),
-        FIXED,
         100_000,
         &[
             "locked",
@@ -1864,20 +1723,9 @@ fn with_fixes_thief_small_policy_holds() {
 }
 
 #[test]
-fn with_fixes_thief_default_policy_holds() {
-    expect_holds_with(
-        thief_default_policy(),
-        FIXED,
-        50_000,
-        &["locked", "destroyed: wrong PINs"],
-    );
-}
-
-#[test]
-fn with_fixes_thief_two_workers_holds() {
-    expect_holds_with(
+fn finding_3_thief_two_workers_holds() {
+    expect_holds(
         thief_two_workers(),
-        FIXED,
         50_000,
         &[
             "two workers busy",
@@ -1887,10 +1735,18 @@ fn with_fixes_thief_two_workers_holds() {
     );
 }
 
+/// The strict form of (i) with server crashes: a crash between a charge and its outcome
+/// leaves a charge that only the device's resend resolves; with the request kept beside the
+/// charge, the resend completes even after the relying party replaced the request, so no
+/// right-PIN attempt stays charged once the device is idle.
 #[test]
-fn with_fixes_clone_holds() {
-    expect_holds_with(clone_one_worker(), FIXED, 10_000, &["destroyed: clone"]);
-    expect_holds_with(clone_two_workers(), FIXED, 5_000, &["destroyed: clone"]);
+fn observation_4_crashes_do_not_lock_a_right_pin_user() {
+    let cfg = Config {
+        name: "honest, 1 worker, crashes, strict (i)",
+        strict_i: true,
+        ..honest_one_worker()
+    };
+    expect_holds(cfg, 1_000, &[]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1977,7 +1833,7 @@ fn survey() {
         clone_two_workers(),
     ];
     for cfg in configs {
-        for rules in [PRODUCTION, FIXES_1_2, FIXED] {
+        for rules in [PRODUCTION] {
             let r = run(cfg.clone(), rules);
             println!(
                 "[survey] {} / {}: {} states, {:.2?}: {}",
