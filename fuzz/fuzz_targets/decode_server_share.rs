@@ -1,0 +1,16 @@
+//! Decoder target: `ServerShare::from_bytes`, the import of a server share with every consistency check (type 13, SPEC §7, §9).
+//! Decoding never panics (every refusal is a typed `Error::Decode`), and when it succeeds,
+//! encoding the decoded value gives back exactly the input (SPEC §9: one canonical encoding per
+//! value).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use split_rsa::ServerShare;
+
+fuzz_target!(|data: &[u8]| {
+    match ServerShare::from_bytes(data).map(|v| v.to_bytes().to_vec()) {
+        Ok(again) => assert_eq!(again.as_slice(), data, "re-encoding differs from the input"),
+        Err(split_rsa::Error::Decode(_)) => {}
+        Err(e) => panic!("a refusal that is not a decode error: {e:?}"),
+    }
+});
