@@ -302,7 +302,10 @@ impl Session {
                     b[at] ^= input.byte().unwrap_or(1).max(1);
                     if let Ok(bad) = SealedResponse::from_bytes(&b) {
                         let before = self.device.to_bytes().to_vec();
-                        assert!(self.device.accept(&bad).is_err(), "a corrupted answer opened");
+                        assert!(
+                            self.device.accept(&bad).is_err(),
+                            "a corrupted answer opened"
+                        );
                         assert_eq!(self.device.to_bytes().as_slice(), before.as_slice());
                     }
                 }
@@ -377,17 +380,18 @@ impl Session {
         let w = world();
         w.server.store().arm(0);
         if let Ok(message) = self.device.resend() {
-            let i = self
-                .sent
-                .iter()
-                .position(|s| s.message == message)
-                .unwrap();
+            let i = self.sent.iter().position(|s| s.message == message).unwrap();
             let a = self.deliver(i).expect("no fault is armed");
-            self.device.accept(&a).expect("the device opens the real answer");
+            self.device
+                .accept(&a)
+                .expect("the device opens the real answer");
             self.persist();
             self.check();
         }
-        assert!(!self.device.is_dead(), "an honest device was told its key is dead");
+        assert!(
+            !self.device.is_dead(),
+            "an honest device was told its key is dead"
+        );
         let failures = self.failures().expect("an honest run destroyed the key");
         let orphaned = self.charged.iter().filter(|(_, right)| *right).count();
         assert_eq!(
@@ -399,7 +403,11 @@ impl Session {
         }
         let n = self.requests.len();
         self.create(SCHEMES[0], 0xee);
-        assert_eq!(self.requests.len(), n + 1, "an honest key refused a request");
+        assert_eq!(
+            self.requests.len(),
+            n + 1,
+            "an honest key refused a request"
+        );
         let request = self.requests[n].clone();
         let message = self
             .device

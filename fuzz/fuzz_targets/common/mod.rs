@@ -11,8 +11,8 @@ use rand_core::SeedableRng;
 use split_rsa::__fuzz::{decode_registration_result, open_registration_response};
 use split_rsa::{
     Argon2Params, DeviceRegistration, InMemoryKeyStore, KekId, KeyId, KeyPurpose, KeyRecord,
-    KeySize, KeyStore, LocalKek, N1Hash, NewRecord, Pin, Server, ServerPolicy,
-    ServerTransportKey, StoreError, StoredRecord,
+    KeySize, KeyStore, LocalKek, N1Hash, NewRecord, Pin, Server, ServerPolicy, ServerTransportKey,
+    StoreError, StoredRecord,
 };
 
 /// Registration time.
