@@ -791,7 +791,7 @@ fn sealed_messages_round_trip() {
 }
 
 fn random_stored(rng: &mut ChaCha20Rng, key_id: KeyId) -> split_rsa::__fuzz::StoredParts {
-    let summary = (rng.next_u32() % 3 != 0).then(|| random_outcome(rng));
+    let summary = (!rng.next_u32().is_multiple_of(3)).then(|| random_outcome(rng));
     let kind = if summary.is_some() {
         ResponseKind::Signing
     } else {

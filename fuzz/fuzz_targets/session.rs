@@ -53,6 +53,12 @@ use split_rsa::{
 
 const MAX_OPS: usize = 24;
 
+/// `SESSION_TRACE=1` prints every delivery (to read what a seed or a crash does).
+fn trace() -> bool {
+    static T: OnceLock<bool> = OnceLock::new();
+    *T.get_or_init(|| std::env::var_os("SESSION_TRACE").is_some())
+}
+
 fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| World::build(0x5e55_1000))
@@ -172,6 +178,10 @@ impl Session {
         let hash = sent.message.hash();
         let result = w.server.complete(&mut self.rng, &sent.message, self.now);
         let after = self.failures();
+        if trace() {
+            let r = result.as_ref().map(|c| (&c.outcome, c.resent));
+            eprintln!("deliver #{i} {:?}: {before:?} -> {after:?}: {r:?}", sent.origin);
+        }
         let fault = result.is_err();
         if let Err(e) = &result {
             assert!(
