@@ -39,7 +39,8 @@ head -c 160 /dev/urandom | { printf '\x82'; cat; } | seed server_partial random-
 
 # session: operations, one byte each plus operands (see the target's docs): 0 create, 1 sign
 # (right PIN), 2 sign (wrong PIN), 3 deliver, 5 accept, 6 corrupt an answer, 7 crash, 8 resend,
-# 9 attacker copies the record, 10 attacker acts, 11 store fault (operand >= 0x80) or time.
+# 9 attacker copies the record, 10 attacker acts, 11 store fault (operand >= 0x80) or
+# 6·operand² seconds pass.
 ops() { printf "$(printf '\\x%02x' "$@")"; }
 ops 0 0 1 0 3 0 5 0 | seed session honest-signature
 ops 0 1 1 0 3 0 7 8 5 1 0 0 1 1 3 1 5 2 | seed session lost-answer-crash-resend
@@ -49,6 +50,8 @@ ops 0 2 2 0 3 0 5 0 2 0 3 1 5 1 2 0 3 2 5 2 11 100 0 0 1 1 3 3 5 3 | seed sessio
 ops 0 0 1 0 3 0 6 0 1 5 0 4 0 | seed session corrupt-duplicate
 ops 0 0 9 10 0 10 0 10 0 10 0 10 0 10 0 10 0 10 0 10 0 10 0 | seed session attacker
 ops 0 0 1 0 9 3 0 10 5 0 0 0 1 1 3 1 5 1 | seed session attacker-copy-pending
+ops 0 0 9 10 0 10 0 10 0 11 50 0 0 10 1 10 1 10 1 11 127 0 0 10 2 10 2 10 2 | seed session attacker-destroys
+ops 0 0 2 0 11 129 3 0 8 5 0 2 0 3 1 5 1 1 0 3 2 5 2 | seed session wrong-pin-store-fault
 
 if [ "${1:-}" != --with-openssl ]; then echo "seeds written (public-key and verify seeds kept; --with-openssl remakes them)"; exit 0; fi
 tmp=$(mktemp -d)

@@ -377,9 +377,9 @@ impl Session {
                 if b & 0x80 != 0 {
                     world().server.store().arm(i64::from(b & 3) + 1);
                 } else {
-                    // Up to about 4 hours: crosses request lifetimes and lock ends, never the
-                    // key's 3-year lifetime within MAX_OPS steps.
-                    self.now += u64::from(b) * 120;
+                    // 6·b² seconds: 6 s to 27 h, so request lifetimes and both lock lengths
+                    // can be crossed, never the key's 3-year lifetime within MAX_OPS steps.
+                    self.now += 6 * u64::from(b) * u64::from(b);
                 }
             }
         }
