@@ -59,6 +59,15 @@ fn trace() -> bool {
     *T.get_or_init(|| std::env::var_os("SESSION_TRACE").is_some())
 }
 
+/// `SESSION_STRICT=1` adds the end-of-input check `resolve_threshold`, which the code fails
+/// today (a charged message whose request expired is refused as NotPending before it can be
+/// evaluated, SPEC §4.5 d before the §4.5 g resend rule; see `fuzz/README.md`). Off by default
+/// so that CI stays green until the fix lands; then make it unconditional.
+fn strict() -> bool {
+    static T: OnceLock<bool> = OnceLock::new();
+    *T.get_or_init(|| std::env::var_os("SESSION_STRICT").is_some())
+}
+
 fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| World::build(0x5e55_1000))
@@ -180,7 +189,10 @@ impl Session {
         let after = self.failures();
         if trace() {
             let r = result.as_ref().map(|c| (&c.outcome, c.resent));
-            eprintln!("deliver #{i} {:?}: {before:?} -> {after:?}: {r:?}", sent.origin);
+            eprintln!(
+                "deliver #{i} {:?}: {before:?} -> {after:?}: {r:?}",
+                sent.origin
+            );
         }
         let fault = result.is_err();
         if let Err(e) = &result {
@@ -385,6 +397,40 @@ impl Session {
         }
     }
 
+    /// SPEC §4.5 g, §7 (`SESSION_STRICT=1` only, see the module docs): a key at the destroy
+    /// threshold holds a charged message whose outcome was lost, and a resend of that message
+    /// resolves it (destroyed for a wrong PIN, completed for the right one), whenever it comes.
+    fn resolve_threshold(&mut self) {
+        let w = world();
+        let r = w.record_now();
+        let Some(a) = r.active() else {
+            return;
+        };
+        if a.failures() < self.destroy_at {
+            return;
+        }
+        let charged = a
+            .charged()
+            .copied()
+            .expect("at the threshold without a charged message");
+        let i = self
+            .sent
+            .iter()
+            .position(|s| s.message.hash() == charged)
+            .expect("the charged message was sent here");
+        w.server.store().arm(0);
+        let c = w
+            .server
+            .complete(&mut self.rng, &self.sent[i].message, self.now)
+            .unwrap();
+        assert!(
+            matches!(c.outcome, Outcome::Destroyed | Outcome::Completed { .. }),
+            "a key at the destroy threshold cannot be resolved: {:?} (the charged message's \
+             request expired or was replaced)",
+            c.outcome
+        );
+    }
+
     /// SPEC §10 and §1 (i) at the end of an honest-only input.
     fn finish_honest(&mut self) {
         let w = world();
@@ -447,6 +493,21 @@ fuzz_target!(|data: &[u8]| {
         };
         s.step(op, &mut input);
         s.check();
+    }
+    if trace() {
+        let r = world().record_now();
+        let a = r.active();
+        eprintln!(
+            "end: destroyed {:?}, failures {:?}, charged {:?}, pending expires {:?}, now {}",
+            r.destroyed(),
+            a.map(|a| a.failures()),
+            a.map(|a| a.charged().is_some()),
+            a.and_then(|a| a.pending().map(|p| p.expires_at())),
+            s.now
+        );
+    }
+    if strict() {
+        s.resolve_threshold();
     }
     if s.honest {
         s.finish_honest();
