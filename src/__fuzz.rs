@@ -246,3 +246,18 @@ pub fn set_active_parts(record: &mut KeyRecord, parts: ActiveParts) -> bool {
 pub fn destroy_record(record: &mut KeyRecord, reason: DestroyReason, at: u64) {
     record.destroy(reason, at);
 }
+
+/// Loads a server share the way the server loads its own records after the KEK authenticated
+/// them (`ServerShare::from_authenticated_bytes`: structural checks only), and exports it again.
+/// For the fuzz targets: on any bytes it must not panic (the re-encoding need not equal the
+/// input: the relations between the fields are vouched for by the KEK, not checked).
+///
+/// # Errors
+/// [`Error::Decode`] naming the field.
+pub fn load_authenticated_share(bytes: &[u8]) -> Result<Vec<u8>> {
+    Ok(
+        crate::rsa::keygen::ServerShare::from_authenticated_bytes(bytes)?
+            .to_bytes()
+            .to_vec(),
+    )
+}
