@@ -979,7 +979,23 @@ fn protocol_runs_round_trip_for_several_seeds() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rejections: the classes every decoder shares.
+// Rejections. Wrong magic/version/type, truncation and trailing bytes are tested on every
+// known answer. The other classes, per decoder (— where the encoding has no such field):
+//
+// | type | over-long length | unknown tag | non-canonical | out of range / inconsistent |
+// |---|---|---|---|---|
+// | 01 | n1, sealed.ciphertext | purpose | n1 top bit | n1 even, ciphertext length |
+// | 02 | n2 | — | n2 top bit | n2 even |
+// | 03 | digest, pss_salt | purpose, scheme, hash | — | digest, salt length |
+// | 04 | sealed.ciphertext | — | — | ciphertext length |
+// | 05 | signature | outcome | locked_until, until flags | signature length |
+// | 06 | y | — | — | y length |
+// | 07 | size | — | n1 top bit | d1'' >= n1 |
+// | 08 | — (fixed fields only) | — | — | — (any challenge, expiry, tag decodes) |
+// | 09 | sealed | kind | — | sealed too short |
+// | 11 | n1, n2, pending.request, pending.message | purpose, status | pending, new_seal flags; n1, n2 top bits | n1 = n2, small-order key, inconsistent pending |
+// | 12 | n, pending.request, tried, last, share | purpose, state, reason, stored outcome | six presence flags | n length, foreign pending request |
+// | 13 | share.n1, share.n2 | — | share.n1, share.p2 top bits | n, d1'', q2, qinv, n1_inv, dp |
 
 /// Every known answer.
 fn all_kats() -> Vec<(&'static str, Vec<u8>)> {
