@@ -106,7 +106,13 @@ fuzz_target!(|data: &[u8]| {
     backend::mont_sqr_slices_portable(&mut o2, am_l, n.as_limbs(), n0inv).unwrap();
     assert_eq!(o1, o2, "mont_sqr backends differ");
     // a < R with b < n is allowed for mont_mul (reduction of wide values relies on it).
-    let a_raw: Vec<u64> = a.as_limbs().iter().copied().chain(core::iter::repeat(0)).take(k).collect();
+    let a_raw: Vec<u64> = a
+        .as_limbs()
+        .iter()
+        .copied()
+        .chain(core::iter::repeat(0))
+        .take(k)
+        .collect();
     backend::mont_mul_slices(&mut o1, &a_raw, bm_l, n.as_limbs(), n0inv).unwrap();
     backend::mont_mul_slices_portable(&mut o2, &a_raw, bm_l, n.as_limbs(), n0inv).unwrap();
     assert_eq!(o1, o2, "mont_mul backends differ for a < R");
