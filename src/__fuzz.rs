@@ -204,8 +204,8 @@ pub struct ActiveParts {
     pub otp_previous: Option<[u8; 32]>,
     /// The pending request and the hashes of the messages charged for it.
     pub pending: Option<(SigningRequest, Vec<[u8; 32]>)>,
-    /// The hash of a charged message whose outcome is not persisted.
-    pub charged: Option<[u8; 32]>,
+    /// The charged messages whose outcome is not persisted: hash and request.
+    pub unresolved: Vec<([u8; 32], SigningRequest)>,
     /// The last evaluated message's stored answer.
     pub last: Option<StoredParts>,
     /// The last completed message's (or the registration's) stored answer.
@@ -236,7 +236,16 @@ pub fn set_active_parts(record: &mut KeyRecord, parts: ActiveParts) -> bool {
         p.tried = tried;
         p
     });
-    a.charged = parts.charged;
+    a.unresolved = parts
+        .unresolved
+        .into_iter()
+        .map(
+            |(message_hash, request)| crate::server::record::Unresolved {
+                message_hash,
+                request,
+            },
+        )
+        .collect();
     a.last = parts.last.map(stored);
     a.completed = parts.completed.map(stored);
     true

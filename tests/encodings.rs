@@ -155,7 +155,7 @@ fn build_fixture() -> Fixture {
     let transport = ServerTransportKey::generate(&mut rng);
     let transport_bytes = transport.to_bytes().to_vec();
     let opener = ServerTransportKey::from_bytes(&transport_bytes).unwrap();
-    let kek = LocalKek::generate(KekId(1), &mut rng);
+    let kek = LocalKek::generate(&mut rng, KekId(1));
     let server: TestServer = Server::new(
         transport,
         FaultyStore::default(),
@@ -229,7 +229,7 @@ fn build_fixture() -> Fixture {
     let device_otp1 = device.to_bytes().to_vec();
 
     // Wrong PINs on one PSS request: 1 answered; 2 charged and its outcome lost to a store
-    // fault (the record then holds a pending request, a charged hash and stored answers),
+    // fault (the record then holds a pending request, an unresolved charge and stored answers),
     // then resent and answered; 3 answered and locks the key; 4 refused as locked.
     let request2 = sign(&mut rng, pss, T0 + 30);
     files.push(("signing_request_pss", request2.to_bytes()));
@@ -278,12 +278,15 @@ fn build_fixture() -> Fixture {
         "signing_answer_locked",
         open_signing_response(&opener, &m, &c.response).unwrap(),
     ));
+    // A Locked answer is not final: the device keeps the exchange pending (SPEC §4.6).
     device.accept(&c.response).unwrap();
+    assert!(device.pending_request().is_some());
 
-    // After the lock: a new request replaces request 2; a message for request 2 is refused.
+    // After the lock: a new request replaces request 2; the device resends its pending
+    // message for request 2, which is refused.
     let t1 = T0 + 4 * HOUR;
     let request3 = sign(&mut rng, pkcs1, t1);
-    let m = device.sign(&mut rng, &request2, &pin()).unwrap();
+    let m = device.resend().unwrap();
     let c = server.complete(&mut rng, &m, t1 + 1).unwrap();
     assert_eq!(c.outcome, Outcome::NotPending);
     files.push((
@@ -334,8 +337,8 @@ fn build_fixture() -> Fixture {
 
     // The server share's export encoding, from its own seed.
     let mut rng = ChaCha20Rng::seed_from_u64(SHARE_SEED);
-    let (_, payload) = DeviceShare::generate(size(), &mut rng).unwrap();
-    let share = ServerShare::generate(payload, size(), &mut rng).unwrap();
+    let (_, payload) = DeviceShare::generate(&mut rng, size()).unwrap();
+    let share = ServerShare::generate(&mut rng, payload, size()).unwrap();
     files.push(("server_share", share.to_bytes().to_vec()));
 
     Fixture {
@@ -510,7 +513,9 @@ fn known_answers_decode_to_the_fixture_values() {
     let pending = a.pending().unwrap();
     assert_eq!(pending.request().to_bytes(), kat("signing_request_pss"));
     assert_eq!(pending.tried().len(), 2);
-    assert_eq!(a.charged(), Some(&pending.tried()[1]));
+    assert_eq!(a.unresolved().len(), 1);
+    assert_eq!(a.unresolved()[0].message_hash(), &pending.tried()[1]);
+    assert_eq!(a.unresolved()[0].request(), pending.request());
     assert!(a.last().is_some() && a.completed().is_some() && a.otp_previous().is_some());
     let locked = KeyRecord::from_bytes(&kat("server_record_locked")).unwrap();
     let l = locked.active().unwrap();
@@ -518,7 +523,7 @@ fn known_answers_decode_to_the_fixture_values() {
         (l.failures(), l.locked_until()),
         (3, Some(T0 + 60 + 3 * HOUR))
     );
-    assert_eq!(l.charged(), None);
+    assert!(l.unresolved().is_empty());
     let destroyed = KeyRecord::from_bytes(&kat("server_record_destroyed")).unwrap();
     assert_eq!(
         destroyed.destroyed(),
@@ -836,7 +841,9 @@ fn server_records_round_trip() {
                 let r = random_request(&mut rng, key_id);
                 (r, (0..tried).map(|_| random32(&mut rng)).collect())
             }),
-            charged: (rng.next_u32() & 1 == 1).then(|| random32(&mut rng)),
+            unresolved: (0..rng.next_u32() % 3)
+                .map(|_| (random32(&mut rng), random_request(&mut rng, key_id)))
+                .collect(),
             last: (rng.next_u32() & 1 == 1).then(|| random_stored(&mut rng, key_id)),
             completed: (rng.next_u32() & 1 == 1).then(|| random_stored(&mut rng, key_id)),
         };
@@ -865,7 +872,7 @@ fn protocol_runs_round_trip_for_several_seeds() {
         let mut rng = ChaCha20Rng::seed_from_u64(0x5254_0100 + seed);
         let transport = ServerTransportKey::generate(&mut rng);
         let opener = ServerTransportKey::from_bytes(&transport.to_bytes()[..]).unwrap();
-        let kek = LocalKek::generate(KekId(7), &mut rng);
+        let kek = LocalKek::generate(&mut rng, KekId(7));
         let server: TestServer = Server::new(
             transport,
             FaultyStore::default(),
@@ -972,8 +979,8 @@ fn protocol_runs_round_trip_for_several_seeds() {
         assert!(device.is_dead());
         round_trips(codec_of("device_record"), &device.to_bytes());
 
-        let (_, payload) = DeviceShare::generate(size(), &mut rng).unwrap();
-        let share = ServerShare::generate(payload, size(), &mut rng).unwrap();
+        let (_, payload) = DeviceShare::generate(&mut rng, size()).unwrap();
+        let share = ServerShare::generate(&mut rng, payload, size()).unwrap();
         round_trips(codec_of("server_share"), &share.to_bytes());
     }
 }
@@ -1079,7 +1086,8 @@ struct RecordOffsets {
     /// The u32 length of the stored request (if pending).
     pending_len: usize,
     tried_count: usize,
-    charged_flag: usize,
+    /// The count of unresolved charges.
+    unresolved_count: usize,
     last_flag: usize,
     last_summary: usize,
     last_len: usize,
@@ -1106,8 +1114,12 @@ fn record_offsets(b: &[u8]) -> RecordOffsets {
     } else {
         at += 1;
     }
-    let charged_flag = at;
-    at += 1 + if b[at] == 1 { 32 } else { 0 };
+    let unresolved_count = at;
+    at += 1;
+    for _ in 0..b[unresolved_count] {
+        at += 32;
+        at += 4 + get_u32(b, at);
+    }
     let answer = |at: usize| -> (usize, usize, usize) {
         // (summary offset, length offset, end)
         assert_eq!(b[at], 1, "a stored answer is expected here");
@@ -1137,7 +1149,7 @@ fn record_offsets(b: &[u8]) -> RecordOffsets {
         pending_flag,
         pending_len,
         tried_count,
-        charged_flag,
+        unresolved_count,
         last_flag,
         last_summary,
         last_len,
@@ -1372,6 +1384,12 @@ fn rejects_over_long_lengths() {
     );
     rejects(
         c("server_record"),
+        &with(b.clone(), |b| b[o.unresolved_count] = 17),
+        "unresolved",
+        TooLong,
+    );
+    rejects(
+        c("server_record"),
         &with(b.clone(), |b| set_u32(b, o.last_len, 2049)),
         "last",
         TooLong,
@@ -1513,7 +1531,6 @@ fn rejects_non_canonical_flags_and_integers() {
             (o.locked_flag, "locked_until"),
             (o.otp_prev_flag, "otp_previous"),
             (o.pending_flag, "pending"),
-            (o.charged_flag, "charged"),
             (o.last_flag, "last"),
             (o.completed_flag, "completed"),
         ] {

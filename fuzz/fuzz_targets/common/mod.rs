@@ -119,7 +119,7 @@ impl World {
         let server = Server::new(
             transport,
             ResettableStore::default(),
-            LocalKek::generate(KekId(1), &mut rng),
+            LocalKek::generate(&mut rng, KekId(1)),
             ServerPolicy::default(),
             size(),
         );

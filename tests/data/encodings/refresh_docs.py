@@ -103,7 +103,10 @@ def parse(name, b):
                 l=p.u(4,'len(pending.request)'); p.f(l,'pending.request (a `03` encoding)')
                 n=p.u(1,'pending.tried count')
                 for i in range(n): p.f(32,f'pending.tried[{i}]')
-            if p.u(1,'charged flag'): p.f(32,'charged')
+            n=p.u(1,'unresolved count')
+            for i in range(n):
+                p.f(32,f'unresolved[{i}].message_hash')
+                l=p.u(4,f'len(unresolved[{i}].request)'); p.f(l,f'unresolved[{i}].request (a `03` encoding)')
             for a in ['last','completed']:
                 if p.u(1,f'{a} flag'):
                     p.f(32,f'{a}.message_hash')
