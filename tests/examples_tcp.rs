@@ -62,7 +62,13 @@ fn check_signed(report: &Report, out_dir: &Path, message: &[u8]) {
         panic!("expected a signature, got {:?}", report.result)
     };
     let digest = signed.scheme.hash().digest(message);
-    verify(&signed.public_key, signed.scheme, &digest, &signed.signature).unwrap();
+    verify(
+        &signed.public_key,
+        signed.scheme,
+        &digest,
+        &signed.signature,
+    )
+    .unwrap();
     assert_eq!(std::fs::read(out_dir.join("message.txt")).unwrap(), message);
     assert_eq!(
         std::fs::read(out_dir.join("signature.bin")).unwrap(),
@@ -138,7 +144,10 @@ fn device_and_server_over_tcp() {
         };
         assert_eq!(signed.public_key, public_key);
         assert!(
-            log.lock().unwrap().iter().any(|l| l.contains("resent from storage")),
+            log.lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("resent from storage")),
             "the server must answer the resend from storage"
         );
 
@@ -198,10 +207,14 @@ fn device_and_server_over_tcp() {
     });
 
     let log = log.into_inner().unwrap();
-    assert!(log.last().unwrap().contains("Shutdown: stopping"), "{log:?}");
+    assert!(
+        log.last().unwrap().contains("Shutdown: stopping"),
+        "{log:?}"
+    );
     assert_eq!(log.iter().filter(|l| l.contains("Register:")).count(), 1);
     assert!(
-        log.iter().any(|l| l.contains("WrongPin { attempts_left: 8")),
+        log.iter()
+            .any(|l| l.contains("WrongPin { attempts_left: 8")),
         "{log:?}"
     );
     let _ = std::fs::remove_dir_all(&server_dir);

@@ -191,8 +191,7 @@ pub fn run(config: &DeviceConfig, message: &[u8]) -> Result<Report, BoxError> {
     let mut body = key_id.as_bytes().to_vec();
     body.extend_from_slice(message);
     let request = SigningRequest::from_bytes(&client.call(Kind::SigningRequest, &body)?)?;
-    if request.key_id() != &key_id || request.digest() != request.scheme().hash().digest(message)
-    {
+    if request.key_id() != &key_id || request.digest() != request.scheme().hash().digest(message) {
         return Err("the signing request is not for this key and this message".into());
     }
     let code = device.verification_code(&request);

@@ -210,9 +210,9 @@ impl Client {
         write_frame(stream, kind, body)?;
         match read_frame(stream)? {
             Some((Kind::Ok, answer)) => Ok(answer),
-            Some((Kind::Refused, why)) => {
-                Err(CallError::Refused(String::from_utf8_lossy(&why).into_owned()))
-            }
+            Some((Kind::Refused, why)) => Err(CallError::Refused(
+                String::from_utf8_lossy(&why).into_owned(),
+            )),
             Some(_) => Err(CallError::Io(invalid("the answer is not an answer frame"))),
             None => Err(CallError::Io(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

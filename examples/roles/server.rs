@@ -27,9 +27,7 @@ use split_rsa::{
     SqliteKeyStore, verification_code,
 };
 
-use crate::framing::{
-    IO_TIMEOUT, Kind, MAX_MESSAGE, read_frame, write_frame, write_private_file,
-};
+use crate::framing::{IO_TIMEOUT, Kind, MAX_MESSAGE, read_frame, write_frame, write_private_file};
 
 /// The examples' server: SQLite key store, local key-encryption key.
 pub type ExampleServer = Server<SqliteKeyStore, LocalKek>;
@@ -148,7 +146,9 @@ pub fn serve(
                 Ok((stream, peer)) => {
                     if shared.connections.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
                         shared.connections.fetch_sub(1, Ordering::SeqCst);
-                        log(&format!("{peer}: refused, {MAX_CONNECTIONS} connections open"));
+                        log(&format!(
+                            "{peer}: refused, {MAX_CONNECTIONS} connections open"
+                        ));
                         continue; // dropping the stream closes it
                     }
                     let shared = &shared;
@@ -191,15 +191,17 @@ fn connection(shared: &Shared<'_>, mut stream: TcpStream, peer: SocketAddr) -> i
         let result = handle(shared, kind, &body);
         let (answer_kind, answer, line) = match result {
             Ok((answer, line)) => (Kind::Ok, answer, line),
-            Err(why) => (Kind::Refused, why.clone().into_bytes(), format!("refused: {why}")),
+            Err(why) => (
+                Kind::Refused,
+                why.clone().into_bytes(),
+                format!("refused: {why}"),
+            ),
         };
         (shared.log)(&format!(
             "#{number} {peer} {kind:?}: {line} ({:.2?})",
             started.elapsed()
         ));
-        if kind == Kind::Shutdown
-            || shared.max_requests.is_some_and(|max| number >= max)
-        {
+        if kind == Kind::Shutdown || shared.max_requests.is_some_and(|max| number >= max) {
             shared.stop.store(true, Ordering::SeqCst);
         }
         // The answer may be lost (the client went away): the server's state is already
