@@ -9,7 +9,8 @@
 //!
 //! Run (with the server running):
 //! `cargo run --release --example device -- [--port 7878] [--dir tcp-device] [--pin 58213]
-//! [--server-key tcp-server/transport-public.key] [--n1-bits 3072] "message to sign"`;
+//! [--server-key tcp-server/transport-public.key] [--n1-bits 3072] [--lose-answer]
+//! [--stop-before-send] "message to sign"`;
 //! `cargo run --release --example device -- --shutdown` stops the server.
 
 #[path = "roles/device.rs"]
@@ -29,6 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut server_key = None;
     let mut n1_bits = 3072;
     let mut shutdown = false;
+    let mut lose_answer = false;
+    let mut stop_before_send = false;
     let mut message = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -40,11 +43,14 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             "--server-key" => server_key = Some(value()?),
             "--n1-bits" => n1_bits = value()?.parse()?,
             "--shutdown" => shutdown = true,
+            "--lose-answer" => lose_answer = true,
+            "--stop-before-send" => stop_before_send = true,
             _ if !arg.starts_with("--") && message.is_none() => message = Some(arg),
             _ => {
                 return Err(format!(
                     "unexpected argument {arg}; usage: device [--port P] [--dir DIR] [--pin PIN] \
-                     [--server-key FILE] [--n1-bits 2048|3072|4096] MESSAGE | device --shutdown"
+                     [--server-key FILE] [--n1-bits 2048|3072|4096] [--lose-answer] \
+                     [--stop-before-send] MESSAGE | device --shutdown"
                 )
                 .into());
             }
@@ -65,9 +71,40 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         config.server_key = Some(TransportPublicKey::from_bytes(&std::fs::read(path)?)?);
     }
     config.key_size = KeySize::from_bits(n1_bits).ok_or("--n1-bits: 2048, 3072 or 4096")?;
+    config.lose_first_answer = lose_answer;
+    config.stop_before_send = stop_before_send;
     let report = device_role::run(&config, message.as_bytes())?;
+    println!(
+        "device: key {}{}{}; verification code {}{}",
+        report.key_id,
+        if report.registered {
+            ", registered in this run"
+        } else {
+            ""
+        },
+        match &report.resolved {
+            Some(split_rsa::Outcome::Completed { .. }) => ", a pending exchange completed first",
+            Some(_) => ", a pending exchange was refused first",
+            None => "",
+        },
+        report.verification_code,
+        match (report.retried, report.resend_answer_identical) {
+            (true, Some(true)) => "; sent twice, the same answer both times",
+            (true, _) => "; sent twice",
+            (false, _) => "",
+        }
+    );
     match report.result {
-        device_role::Signing::Signed(_) => Ok(()),
+        device_role::Signing::Signed(signed) => {
+            println!(
+                "device: {}-byte {:?} signature under the {}-bit key; verify it with OpenSSL:\n  openssl {}",
+                signed.signature.len(),
+                signed.scheme,
+                signed.public_key.bits(),
+                signed.openssl_args.join(" ")
+            );
+            Ok(())
+        }
         device_role::Signing::StoppedBeforeSend => Ok(()),
         device_role::Signing::Refused(outcome) => {
             Err(format!("no signature: the server answered {outcome:?}").into())

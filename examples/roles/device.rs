@@ -260,7 +260,6 @@ pub fn run(config: &DeviceConfig, message: &[u8]) -> Result<Report, BoxError> {
         signature.len(),
         dir.display()
     );
-    println!("verify with OpenSSL:\n  openssl {}", openssl_args.join(" "));
     Ok(report(Signing::Signed(Signed {
         scheme,
         signature,
