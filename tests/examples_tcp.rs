@@ -35,7 +35,7 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use device_role::{DeviceConfig, Report, Signing};
-use split_rsa::{Argon2Params, KeySize, Outcome, verify};
+use split_rsa::{KeySize, Outcome, verify};
 
 /// A fresh scratch directory under cargo's per-target temporary directory.
 fn scratch(name: &str) -> PathBuf {
@@ -155,7 +155,6 @@ fn device_and_server_over_tcp() {
         let refused = device_role::run(
             &DeviceConfig {
                 pin: "47193".into(),
-                argon2: Argon2Params::RECOMMENDED,
                 ..config("wrong-pin")
             },
             b"run 3: a mistyped PIN",
@@ -197,13 +196,18 @@ fn device_and_server_over_tcp() {
         verify(&public_key, scheme, &scheme.hash().digest(m4), signature).unwrap();
         check_signed(&fifth, &device_dir.join("run5"), m5);
 
-        // The shutdown request stops the server; its thread ends by itself.
+        // The shutdown request stops the server; its thread ends by itself, even with an
+        // idle client connected.
+        let idle = std::net::TcpStream::connect(addr).unwrap();
         framing::Client::new(addr)
             .unwrap()
             .call(framing::Kind::Shutdown, &[])
             .unwrap();
+        let stopping = std::time::Instant::now();
         let served = serving.join().unwrap().unwrap();
         assert!(served < 200, "stopped by the shutdown, not the limit");
+        assert!(stopping.elapsed() < std::time::Duration::from_secs(10));
+        drop(idle);
     });
 
     let log = log.into_inner().unwrap();

@@ -44,7 +44,7 @@ pub const MAX_CONNECTIONS: usize = 16;
 /// The most requests one connection may carry.
 pub const MAX_REQUESTS_PER_CONNECTION: u64 = 1000;
 
-/// How often the accepting loop looks at the stop flag while no one connects.
+/// How often the accepting loop and idle connections look at the stop flag.
 const POLL: Duration = Duration::from_millis(20);
 
 /// Opens the server on `data_dir` (created if needed): the transport key (`server-transport.key`)
@@ -176,14 +176,17 @@ pub fn serve(
 /// [`MAX_REQUESTS_PER_CONNECTION`].
 fn connection(shared: &Shared<'_>, mut stream: TcpStream, peer: SocketAddr) -> io::Result<()> {
     stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_read_timeout(Some(POLL))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     stream.set_nodelay(true)?;
     for _ in 0..MAX_REQUESTS_PER_CONNECTION {
-        if shared.stop.load(Ordering::SeqCst) {
+        if !wait_for_frame(shared, &stream)? {
             return Ok(());
         }
-        let Some((kind, body)) = read_frame(&mut stream)? else {
+        stream.set_read_timeout(Some(IO_TIMEOUT))?;
+        let frame = read_frame(&mut stream);
+        stream.set_read_timeout(Some(POLL))?;
+        let Some((kind, body)) = frame? else {
             return Ok(());
         };
         let number = shared.requests.fetch_add(1, Ordering::SeqCst) + 1;
@@ -209,6 +212,32 @@ fn connection(shared: &Shared<'_>, mut stream: TcpStream, peer: SocketAddr) -> i
         write_frame(&mut stream, answer_kind, &answer)?;
     }
     Ok(())
+}
+
+/// Waits for the first byte of the next frame, looking at the stop flag meanwhile (so that an
+/// idle client does not hold the server open after a shutdown). `false`: the client closed
+/// the connection, the server is stopping, or the client was idle for [`IO_TIMEOUT`].
+fn wait_for_frame(shared: &Shared<'_>, stream: &TcpStream) -> io::Result<bool> {
+    let polls = IO_TIMEOUT.as_millis() / POLL.as_millis();
+    let mut first = [0u8; 1];
+    for _ in 0..polls {
+        if shared.stop.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        match stream.peek(&mut first) {
+            Ok(0) => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }
 
 /// One request: the answer's body and a log line, or the refusal in words.
