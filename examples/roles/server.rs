@@ -218,9 +218,9 @@ fn connection(shared: &Shared<'_>, mut stream: TcpStream, peer: SocketAddr) -> i
 /// idle client does not hold the server open after a shutdown). `false`: the client closed
 /// the connection, the server is stopping, or the client was idle for [`IO_TIMEOUT`].
 fn wait_for_frame(shared: &Shared<'_>, stream: &TcpStream) -> io::Result<bool> {
-    let polls = IO_TIMEOUT.as_millis() / POLL.as_millis();
+    let deadline = Instant::now() + IO_TIMEOUT;
     let mut first = [0u8; 1];
-    for _ in 0..polls {
+    while Instant::now() < deadline {
         if shared.stop.load(Ordering::SeqCst) {
             return Ok(false);
         }
