@@ -77,6 +77,9 @@ pub enum Error {
     ExchangePending,
     /// There is no pending exchange to resend or accept.
     NoPendingExchange,
+    /// The server answered that the message does not answer the key's pending request
+    /// ([`Outcome::NotPending`](crate::Outcome::NotPending)): replaced, expired or completed.
+    NotPending,
     /// The server answered that the key is dead (destroyed, expired, a clone, or a stale
     /// record); the device record can no longer sign (SPEC §4.6).
     KeyDead,
@@ -437,6 +440,7 @@ impl fmt::Display for Error {
                 f.write_str("an exchange is pending: resend it and accept the answer first")
             }
             Error::NoPendingExchange => f.write_str("no exchange is pending"),
+            Error::NotPending => f.write_str("the server holds no such pending request"),
             Error::KeyDead => f.write_str("the server reported the key dead"),
         }
     }

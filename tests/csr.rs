@@ -12,6 +12,13 @@
 //!
 //! And the failures a signer must not hide: a party returning a wrong signature, or an error,
 //! yields no request; a request altered after signing is refused by OpenSSL and by us.
+//!
+//! The same through the real signing session (SPEC §3, §4): a key registered with
+//! `issue_challenge`/`register` at 2048+2048 bits, and a closure that runs
+//! `Server::create_request` → `DeviceRecord::sign` → `Server::complete` →
+//! `DeviceRecord::accept` (what the device and the server run on two machines, here in one
+//! process). OpenSSL accepts the request; a wrong PIN (the server's `Outcome::WrongPin`,
+//! mapped to `Error::WrongPin`) yields no request, and the right PIN afterwards does.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -22,7 +29,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -38,7 +45,9 @@ use split_rsa::pkcs1::LineEnding;
 use split_rsa::signature::{Error as SignatureError, Keypair, Signer};
 use split_rsa::spki::DynSignatureAlgorithmIdentifier;
 use split_rsa::{
-    DeviceShare, Error, HashAlg, KeySize, PublicKey, Scheme, ServerShare, Signature, verify,
+    Argon2Params, DeviceRecord, DeviceRegistration, DeviceShare, Error, HashAlg, InMemoryKeyStore,
+    KekId, KeyPurpose, KeySize, LocalKek, Outcome, Pin, PublicKey, Scheme, Server, ServerPolicy,
+    ServerShare, ServerTransportKey, Signature, verify,
 };
 
 /// One split key: the device's share, the server's share, the composite public key.
@@ -105,13 +114,18 @@ fn build_csr(scheme: Scheme, seed: u64) -> CertReq {
 /// Our own check of a CSR: the key it carries is the split key, and its signature verifies
 /// under it with the scheme its `signatureAlgorithm` names.
 fn our_verify(csr: &CertReq) -> split_rsa::Result<Scheme> {
+    our_verify_for(csr, &split_key().public)
+}
+
+/// [`our_verify`] for the split key `expected`.
+fn our_verify_for(csr: &CertReq, expected: &PublicKey) -> split_rsa::Result<Scheme> {
     let carried = PublicKey::try_from(csr.info.public_key.owned_to_ref()).map_err(|_| {
         Error::Decode(split_rsa::DecodeError::new(
             "csr.public_key",
             split_rsa::DecodeErrorKind::Invalid,
         ))
     })?;
-    assert_eq!(carried, split_key().public);
+    assert_eq!(&carried, expected);
     let scheme = Scheme::try_from(csr.algorithm.owned_to_ref()).map_err(|_| {
         Error::Decode(split_rsa::DecodeError::new(
             "csr.signature_algorithm",
@@ -304,4 +318,151 @@ fn failing_or_lying_parties_give_no_request() {
         Scheme::try_from(id.owned_to_ref()).unwrap(),
         Scheme::Pss(HashAlg::Sha384)
     );
+}
+
+/// The time of the session tests (seconds since the Unix epoch): the library reads no clock.
+const NOW: u64 = 1_800_000_000;
+
+/// A split key registered through the session API, and its two parties.
+struct Parties {
+    server: Server<InMemoryKeyStore, LocalKek>,
+    device: Mutex<DeviceRecord>,
+    rng: Mutex<ChaCha20Rng>,
+}
+
+/// PIN2 of the session key.
+fn right_pin() -> Pin {
+    Pin::new("58213", KeyPurpose::Signing).unwrap()
+}
+
+/// SPEC §3 once per test binary: challenge, request, sealed answer, PIN seal, at 2048+2048
+/// bits (a 4096-bit composite; 2048 is the smallest production half, and the composite is
+/// well above `PublicKey::MIN_BITS`).
+fn parties() -> &'static Parties {
+    static PARTIES: OnceLock<Parties> = OnceLock::new();
+    PARTIES.get_or_init(|| {
+        let mut rng = ChaCha20Rng::seed_from_u64(0xc5_2986_5e55);
+        let server = Server::new(
+            ServerTransportKey::generate(&mut rng),
+            InMemoryKeyStore::new(),
+            LocalKek::generate(&mut rng, KekId(1)),
+            ServerPolicy::default(),
+            KeySize::BITS_2048,
+        );
+        let challenge = server.issue_challenge(&mut rng, NOW);
+        let (registration, request) = DeviceRegistration::start(
+            &mut rng,
+            &challenge,
+            KeyPurpose::Signing,
+            KeySize::BITS_2048,
+            &server.transport_public_key(),
+        )
+        .unwrap();
+        let registered = server.register(&mut rng, &request, NOW).unwrap();
+        let answer = registration.open_response(&registered.response).unwrap();
+        let device = registration
+            .finish(&mut rng, answer, &right_pin(), Argon2Params::RECOMMENDED)
+            .unwrap();
+        assert_eq!(device.public_key(), &registered.public_key);
+        assert_eq!(device.public_key().bits(), 4096);
+        Parties {
+            server,
+            device: Mutex::new(device),
+            rng: Mutex::new(rng),
+        }
+    })
+}
+
+/// What the server said, as the closure's result: the signature, or the matching error.
+fn signature_or_error(outcome: Outcome) -> split_rsa::Result<Vec<u8>> {
+    outcome.into_signature()
+}
+
+/// SPEC §4 through the session API on `digest`: the server creates the request, the device
+/// signs it under `pin`, the server completes it, the device accepts the sealed answer.
+fn session_sign(pin: &Pin, scheme: Scheme, digest: &[u8]) -> split_rsa::Result<Vec<u8>> {
+    let p = parties();
+    let mut rng = p.rng.lock().unwrap();
+    let mut device = p.device.lock().unwrap();
+    let request = p.server.create_request(
+        &mut *rng,
+        device.key_id(),
+        KeyPurpose::Signing,
+        scheme,
+        digest,
+        NOW,
+    )?;
+    let message = device.sign(&mut *rng, &request, pin)?;
+    let done = p.server.complete(&mut *rng, &message, NOW)?;
+    signature_or_error(device.accept(&done.response)?)
+}
+
+/// A CSR for the session key under `scheme`, signed with `pin` through the session.
+fn build_session_csr(scheme: Scheme, pin: &Pin) -> Result<CertReq, BuilderError> {
+    let public_key = parties().device.lock().unwrap().public_key().clone();
+    let mut calls = 0;
+    let signer = SplitSigner::new(public_key, scheme, |s: Scheme, digest: &[u8]| {
+        calls += 1;
+        session_sign(pin, s, digest)
+    });
+    let subject = Name::from_str("CN=Mari Maasikas,OU=split-rsa session,O=Example,C=EE").unwrap();
+    let csr = RequestBuilder::new(subject)
+        .unwrap()
+        .build::<_, Signature>(&signer);
+    drop(signer);
+    assert_eq!(calls, 1, "one signing session per request");
+    csr
+}
+
+#[test]
+fn openssl_accepts_a_csr_signed_through_the_session() {
+    let dir = TempDir::new("session");
+    let p = parties();
+    let key_id = *p.device.lock().unwrap().key_id();
+    // What a CA compares the CSR's key with: the key the server registered.
+    let registered = p.server.public_key(&key_id, NOW).unwrap();
+    for (i, scheme) in [
+        Scheme::Pss(HashAlg::Sha256),
+        Scheme::Pkcs1v15(HashAlg::Sha256),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let csr = build_session_csr(scheme, &right_pin()).unwrap();
+        assert_eq!(our_verify_for(&csr, &registered), Ok(scheme));
+        let pem = csr.to_pem(LineEnding::LF).unwrap();
+        let path = dir.file(&format!("session{i}.pem"), pem.as_bytes());
+        let (ok, out) = openssl(&["req", "-verify", "-in", &path, "-noout"]);
+        assert!(ok && out.contains("verify OK"), "{scheme:?}: {out}");
+        let (ok, text) = openssl(&["req", "-in", &path, "-noout", "-text"]);
+        assert!(ok && text.contains("Public-Key: (4096 bit)"), "{text}");
+        assert!(text.contains("OU = split-rsa session"), "{text}");
+    }
+    // Each session ended: nothing is left pending on the device.
+    assert!(p.device.lock().unwrap().pending_request().is_none());
+}
+
+/// A wrong PIN: the server refuses and counts it, the closure returns `Error::WrongPin`, the
+/// builder gives no request (and the error says why); the right PIN then gives one.
+#[test]
+fn wrong_pin_gives_no_csr_through_the_session() {
+    let scheme = Scheme::Pss(HashAlg::Sha256);
+    let typo = Pin::new("58231", KeyPurpose::Signing).unwrap();
+    let err = build_session_csr(scheme, &typo).unwrap_err();
+    let BuilderError::Signature(err) = err else {
+        panic!("{err:?}")
+    };
+    // The only wrong PIN in this test binary: 9 - 1 left, not locked (SPEC §7).
+    assert_eq!(
+        party_error(&err),
+        Some(&Error::WrongPin {
+            attempts_left: 8,
+            locked_until: None
+        })
+    );
+    assert!(parties().device.lock().unwrap().pending_request().is_none());
+
+    let csr = build_session_csr(scheme, &right_pin()).unwrap();
+    let key = parties().device.lock().unwrap().public_key().clone();
+    assert_eq!(our_verify_for(&csr, &key), Ok(scheme));
 }

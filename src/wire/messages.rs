@@ -503,6 +503,33 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The signature of a completed outcome, or the error that says what the server answered
+    /// instead (for code that wants a `Result`, e.g. a signer closure): WrongPin →
+    /// [`Error::WrongPin`], Locked → [`Error::KeyLocked`], NotPending → [`Error::NotPending`],
+    /// Destroyed → [`Error::KeyDestroyed`], Expired → [`Error::KeyExpired`], CloneDetected →
+    /// [`Error::CloneDetected`], StaleRecord → [`Error::KeyDead`].
+    ///
+    /// # Errors
+    /// As above, for every outcome but Completed.
+    pub fn into_signature(self) -> Result<Vec<u8>> {
+        match self {
+            Outcome::Completed { signature } => Ok(signature),
+            Outcome::WrongPin {
+                attempts_left,
+                locked_until,
+            } => Err(Error::WrongPin {
+                attempts_left,
+                locked_until,
+            }),
+            Outcome::Locked { until } => Err(Error::KeyLocked { until }),
+            Outcome::NotPending => Err(Error::NotPending),
+            Outcome::Destroyed => Err(Error::KeyDestroyed),
+            Outcome::Expired => Err(Error::KeyExpired),
+            Outcome::CloneDetected => Err(Error::CloneDetected),
+            Outcome::StaleRecord => Err(Error::KeyDead),
+        }
+    }
+
     /// Whether the key is dead after this answer (SPEC §4.6).
     pub fn is_fatal(&self) -> bool {
         matches!(
