@@ -1,7 +1,7 @@
 //! Canonical binary encodings (SPEC §9): the shared reader and writer.
 //!
 //! Every message and stored record starts with a header: the magic bytes `"SRSA"`, the format
-//! version (1) and a one-byte message type ([`MessageType`]). Fields follow in a fixed order:
+//! version (2) and a one-byte message type ([`MessageType`]). Fields follow in a fixed order:
 //! integers are unsigned big-endian in a fixed width, variable fields carry a 4-byte length
 //! and a per-field maximum. Decoding is strict: it rejects wrong magic, version or type, short
 //! input, trailing bytes, lengths over a field's maximum and non-canonical or out-of-range
