@@ -376,6 +376,11 @@ impl DecodeError {
     }
 }
 
+/// A decode error for `field` (SPEC §9) as an [`Error`]: the one builder every decoder uses.
+pub(crate) const fn decode_err(field: &'static str, kind: DecodeErrorKind) -> Error {
+    Error::Decode(DecodeError::new(field, kind))
+}
+
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Self {
         Error::Decode(e)

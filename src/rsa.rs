@@ -5,6 +5,10 @@
 //! Nothing here knows about PINs, sessions or messages: the device and server roles
 //! (`crate::device`, `crate::server`) drive these steps.
 
+/// The public exponent `e = 65537` of every key, both halves and the composite (SPEC §2).
+/// Defined here once; the modules below use it.
+pub const PUBLIC_EXPONENT: u32 = 65537;
+
 // Prime generation and key generation; the `hazmat` feature exposes their raw steps.
 #[cfg_attr(not(feature = "hazmat"), allow(dead_code, unreachable_pub))]
 pub mod keygen;

@@ -22,6 +22,7 @@
 //! (SPEC §1 (b), (f)).
 
 use crate::error::RequestError;
+use crate::error::decode_err;
 use core::fmt;
 
 use rand_core::CryptoRng;
@@ -32,7 +33,7 @@ use crate::device::pin::{KeyPurpose, Pin};
 use crate::device::seal::{Argon2Params, SealedShare};
 use crate::device::session::{AnswerEffect, answer_effect, may_sign};
 use crate::device::verification_code::{VerificationCode, verification_code};
-use crate::error::{DecodeError, DecodeErrorKind, Error, Result};
+use crate::error::{DecodeErrorKind, Error, Result};
 use crate::rsa::keygen::{DeviceShare, KeySize, N1, composite_modulus_vartime};
 use crate::rsa::public_key::PublicKey;
 use crate::rsa::signing::device_exponentiate;
@@ -385,21 +386,20 @@ impl DeviceRecord {
     /// # Errors
     /// [`Error::Decode`] naming the field.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let bad = |field, kind| Error::Decode(DecodeError::new(field, kind));
         let mut r = Reader::new(bytes, MessageType::DeviceRecord)?;
         let key_id = KeyId::from_bytes(r.array("key_id")?);
         let purpose = KeyPurpose::from_tag(r.u8("purpose")?)
-            .ok_or(bad("purpose", DecodeErrorKind::UnknownTag))?;
+            .ok_or(decode_err("purpose", DecodeErrorKind::UnknownTag))?;
         let n1 = read_half_modulus(&mut r, "n1")?.to_vec();
         let n2 = read_half_modulus(&mut r, "n2")?.to_vec();
         let sealed = SealedShare::read_body(&mut r)?;
         let otp = Otp::from_bytes(r.array::<OTP_LEN>("otp")?);
         let server_key = TransportPublicKey::from_bytes(&r.array::<PUBLIC_KEY_LEN>("server_key")?)
-            .map_err(|_| bad("server_key", DecodeErrorKind::Invalid))?;
+            .map_err(|_| decode_err("server_key", DecodeErrorKind::Invalid))?;
         let dead = match r.u8("status")? {
             1 => false,
             2 => true,
-            _ => return Err(bad("status", DecodeErrorKind::UnknownTag)),
+            _ => return Err(decode_err("status", DecodeErrorKind::UnknownTag)),
         };
         let pending = if r.bool("pending")? {
             let request = SigningRequest::from_bytes(r.var("pending.request", 512)?)?;
@@ -416,7 +416,7 @@ impl DeviceRecord {
                 || message.request_id != request.request_id
                 || message.request_hash != request.hash()
             {
-                return Err(bad("pending", DecodeErrorKind::Invalid));
+                return Err(decode_err("pending", DecodeErrorKind::Invalid));
             }
             Some(PendingExchange {
                 request,
@@ -429,12 +429,12 @@ impl DeviceRecord {
         };
         r.finish()?;
 
-        let size =
-            KeySize::from_bytes_any(n1.len()).ok_or(bad("n1", DecodeErrorKind::OutOfRange))?;
-        let n2_size =
-            KeySize::from_bytes_any(n2.len()).ok_or(bad("n2", DecodeErrorKind::OutOfRange))?;
+        let size = KeySize::from_bytes_any(n1.len())
+            .ok_or(decode_err("n1", DecodeErrorKind::OutOfRange))?;
+        let n2_size = KeySize::from_bytes_any(n2.len())
+            .ok_or(decode_err("n2", DecodeErrorKind::OutOfRange))?;
         if size.is_insecure_test_size() != n2_size.is_insecure_test_size() {
-            return Err(bad("n2", DecodeErrorKind::OutOfRange));
+            return Err(decode_err("n2", DecodeErrorKind::OutOfRange));
         }
         let share_len = size.bytes() + 16;
         if sealed.ciphertext().len() != share_len
@@ -443,14 +443,18 @@ impl DeviceRecord {
                 .and_then(|p| p.new_seal.as_ref())
                 .is_some_and(|s| s.ciphertext().len() != share_len)
         {
-            return Err(bad("sealed_share.ciphertext", DecodeErrorKind::Invalid));
+            return Err(decode_err(
+                "sealed_share.ciphertext",
+                DecodeErrorKind::Invalid,
+            ));
         }
         let n1_uint = Uint::from_be_bytes(&n1);
         let n = composite_modulus_vartime(&n1_uint, &Uint::from_be_bytes(&n2), false)
-            .map_err(|_| bad("n2", DecodeErrorKind::Invalid))?;
+            .map_err(|_| decode_err("n2", DecodeErrorKind::Invalid))?;
         let public_key =
-            PublicKey::from_uint(&n).map_err(|_| bad("n2", DecodeErrorKind::Invalid))?;
-        let n1_modulus = Modulus::<N1>::new(n1_uint).ok_or(bad("n1", DecodeErrorKind::Invalid))?;
+            PublicKey::from_uint(&n).map_err(|_| decode_err("n2", DecodeErrorKind::Invalid))?;
+        let n1_modulus =
+            Modulus::<N1>::new(n1_uint).ok_or(decode_err("n1", DecodeErrorKind::Invalid))?;
         Ok(Self {
             key_id,
             purpose,

@@ -76,6 +76,7 @@
 //! [`MIN_SHARE_LEN`]..=[`MAX_SHARE_LEN`], truncated input and trailing bytes.
 
 use crate::error::RequestError;
+use crate::error::decode_err;
 use core::fmt;
 
 use argon2::{Algorithm, Argon2, AssociatedData, Block, ParamsBuilder, Version};
@@ -85,7 +86,7 @@ use rand_core::CryptoRng;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::device::pin::{KeyPurpose, Pin};
-use crate::error::{DecodeError, DecodeErrorKind, Error};
+use crate::error::{DecodeErrorKind, Error};
 use crate::secret::SecretBytes;
 use crate::wire::encoding::{MessageType, Reader, Writer};
 
@@ -465,8 +466,4 @@ fn derive_key(
         .hash_password_into_with_memory(pin.as_bytes(), salt, key.as_mut(), memory.as_mut_slice())
         .map_err(|_| ARGON2_FAILED)?;
     Ok(key)
-}
-
-fn decode_err(field: &'static str, kind: DecodeErrorKind) -> Error {
-    Error::Decode(DecodeError::new(field, kind))
 }

@@ -38,8 +38,7 @@ use std::sync::OnceLock;
 use crate::arith::{LIMB_BITS, Limb, Modulus, Residue, Uint};
 use crate::error::{Error, Result};
 
-/// The RSA public exponent of every key (SPEC §2).
-pub const PUBLIC_EXPONENT: u32 = 65537;
+pub use crate::rsa::PUBLIC_EXPONENT;
 
 /// The smallest prime size [`generate_prime`] accepts, in bits.
 pub const MIN_PRIME_BITS: usize = 128;

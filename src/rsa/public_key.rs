@@ -19,7 +19,7 @@ use crate::error::{Error, KeyError, Result};
 use crate::rsa::keygen::N;
 
 /// The public exponent `e = 65537` of every key (SPEC §2).
-const E: u32 = 65537;
+const E: u32 = crate::rsa::PUBLIC_EXPONENT;
 /// `e` as a big-endian byte string, as it appears in DER.
 const E_BYTES: [u8; 3] = [0x01, 0x00, 0x01];
 

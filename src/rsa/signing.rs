@@ -12,8 +12,7 @@ use subtle::Choice;
 
 use crate::arith::{Modulus, Residue, Uint, garner};
 
-/// The public exponent of every key (SPEC §2).
-pub const PUBLIC_EXPONENT: u32 = 65537;
+pub use crate::rsa::PUBLIC_EXPONENT;
 
 /// SPEC §4 step 3: `y = m^d1' mod n1`, constant time. `m` is the encoded message as an
 /// integer (any width; it is reduced mod n1), `d1p` the device share with its public bit

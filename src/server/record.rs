@@ -26,7 +26,7 @@ use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use crate::device::pin::KeyPurpose;
-use crate::error::{DecodeError, DecodeErrorKind, Error, KekError, Result};
+use crate::error::{DecodeErrorKind, Error, KekError, Result, decode_err};
 use crate::rsa::keygen::ServerShare;
 use crate::server::kek::{KEK_NONCE_LEN, KEK_TAG_LEN, KekId, KeyEncryptionKey};
 use crate::server::otp::OtpHash;
@@ -562,10 +562,6 @@ const MAX_STORED_REQUEST: usize = 512;
 /// The largest composite modulus, in bytes.
 const MAX_N: usize = MAX_SIGNATURE_BYTES;
 
-fn bad(field: &'static str, kind: DecodeErrorKind) -> Error {
-    Error::Decode(DecodeError::new(field, kind))
-}
-
 fn write_opt_u64(w: &mut Writer, v: Option<u64>) {
     match v {
         Some(t) => w.u8(1).u64(t),
@@ -684,7 +680,7 @@ impl KeyRecord {
         let mut r = Reader::new(bytes, MessageType::ServerKeyRecord)?;
         let key_id = KeyId::from_bytes(r.array("key_id")?);
         let purpose = KeyPurpose::from_tag(r.u8("purpose")?)
-            .ok_or(bad("purpose", DecodeErrorKind::UnknownTag))?;
+            .ok_or(decode_err("purpose", DecodeErrorKind::UnknownTag))?;
         let n1_hash = r.array("n1_hash")?;
         let created_at = r.u64("created_at")?;
         let expires_at = r.u64("expires_at")?;
@@ -692,9 +688,17 @@ impl KeyRecord {
             STATE_ACTIVE => {
                 let n_len = usize::from(r.u16("n")?);
                 if n_len > MAX_N || !is_composite_len(n_len) {
-                    return Err(bad("n", DecodeErrorKind::OutOfRange));
+                    return Err(decode_err("n", DecodeErrorKind::OutOfRange));
                 }
                 let n = r.take(n_len, "n")?.to_vec();
+                // The composite modulus: odd, no leading zero byte (|n| = |n1| + |n2| or one
+                // bit less for an imported key, SPEC §2, so its top byte is not zero).
+                if n.first().is_none_or(|b| *b == 0) {
+                    return Err(decode_err("n", DecodeErrorKind::NonCanonical));
+                }
+                if n.last().is_none_or(|b| b & 1 == 0) {
+                    return Err(decode_err("n", DecodeErrorKind::Invalid));
+                }
                 let failures = r.u32("failures")?;
                 let locked_until = read_opt_u64(&mut r, "locked_until")?;
                 let otp_current = OtpHash::from_bytes(r.array("otp_current")?);
@@ -707,11 +711,11 @@ impl KeyRecord {
                     let request =
                         SigningRequest::from_bytes(r.var("pending.request", MAX_STORED_REQUEST)?)?;
                     if request.key_id != key_id {
-                        return Err(bad("pending.request", DecodeErrorKind::Invalid));
+                        return Err(decode_err("pending.request", DecodeErrorKind::Invalid));
                     }
                     let count = usize::from(r.u8("pending.tried")?);
                     if count > MAX_TRIED {
-                        return Err(bad("pending.tried", DecodeErrorKind::TooLong));
+                        return Err(decode_err("pending.tried", DecodeErrorKind::TooLong));
                     }
                     let mut tried = Vec::with_capacity(count);
                     for _ in 0..count {
@@ -725,7 +729,7 @@ impl KeyRecord {
                 };
                 let count = usize::from(r.u8("unresolved")?);
                 if count > MAX_UNRESOLVED {
-                    return Err(bad("unresolved", DecodeErrorKind::TooLong));
+                    return Err(decode_err("unresolved", DecodeErrorKind::TooLong));
                 }
                 let mut unresolved = Vec::with_capacity(count);
                 for _ in 0..count {
@@ -734,7 +738,7 @@ impl KeyRecord {
                         r.var("unresolved.request", MAX_STORED_REQUEST)?,
                     )?;
                     if request.key_id != key_id {
-                        return Err(bad("unresolved.request", DecodeErrorKind::Invalid));
+                        return Err(decode_err("unresolved.request", DecodeErrorKind::Invalid));
                     }
                     unresolved.push(Unresolved {
                         message_hash,
@@ -747,7 +751,7 @@ impl KeyRecord {
                 let nonce = r.array("share.nonce")?;
                 let ciphertext = r.var("share.ciphertext", MAX_WRAPPED_SHARE)?.to_vec();
                 if ciphertext.len() < KEK_TAG_LEN {
-                    return Err(bad("share.ciphertext", DecodeErrorKind::Truncated));
+                    return Err(decode_err("share.ciphertext", DecodeErrorKind::Truncated));
                 }
                 KeyState::Active(ActiveKey {
                     n,
@@ -768,11 +772,11 @@ impl KeyRecord {
             }
             STATE_DESTROYED => {
                 let reason = DestroyReason::from_tag(r.u8("destroyed.reason")?)
-                    .ok_or(bad("destroyed.reason", DecodeErrorKind::UnknownTag))?;
+                    .ok_or(decode_err("destroyed.reason", DecodeErrorKind::UnknownTag))?;
                 let at = r.u64("destroyed.at")?;
                 KeyState::Destroyed { reason, at }
             }
-            _ => return Err(bad("state", DecodeErrorKind::UnknownTag)),
+            _ => return Err(decode_err("state", DecodeErrorKind::UnknownTag)),
         };
         r.finish()?;
         Ok(Self {

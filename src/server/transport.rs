@@ -25,6 +25,7 @@
 //!   a length prefix (SPEC §9).
 
 use crate::error::RequestError;
+use crate::error::decode_err;
 use core::fmt;
 
 use hpke::aead::ChaCha20Poly1305;
@@ -34,7 +35,7 @@ use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
 use rand_core::CryptoRng;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::error::{DecodeError, DecodeErrorKind, Error};
+use crate::error::{DecodeErrorKind, Error};
 use crate::secret::SecretBytes;
 
 type Kem = X25519HkdfSha256;
@@ -508,10 +509,6 @@ fn length_err(got: usize, want: usize, field: &'static str) -> Error {
         DecodeErrorKind::TrailingBytes
     };
     decode_err(field, kind)
-}
-
-fn decode_err(field: &'static str, kind: DecodeErrorKind) -> Error {
-    Error::Decode(DecodeError::new(field, kind))
 }
 
 #[cfg(test)]

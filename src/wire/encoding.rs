@@ -186,30 +186,26 @@ pub(crate) struct Reader<'a> {
     buf: &'a [u8],
 }
 
-fn err(field: &'static str, kind: DecodeErrorKind) -> DecodeError {
-    DecodeError::new(field, kind)
-}
-
 impl<'a> Reader<'a> {
     /// Starts reading `input`, checking its header against `ty`.
     pub(crate) fn new(input: &'a [u8], ty: MessageType) -> Result<Self, DecodeError> {
         let mut r = Self { buf: input };
         let magic = r.take(MAGIC.len(), "magic")?;
         if magic != MAGIC {
-            return Err(err("magic", DecodeErrorKind::BadMagic));
+            return Err(DecodeError::new("magic", DecodeErrorKind::BadMagic));
         }
         if r.u8("version")? != VERSION {
-            return Err(err("version", DecodeErrorKind::BadVersion));
+            return Err(DecodeError::new("version", DecodeErrorKind::BadVersion));
         }
         if r.u8("type")? != ty as u8 {
-            return Err(err("type", DecodeErrorKind::BadType));
+            return Err(DecodeError::new("type", DecodeErrorKind::BadType));
         }
         Ok(r)
     }
 
     pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.buf.len() < n {
-            return Err(err(field, DecodeErrorKind::Truncated));
+            return Err(DecodeError::new(field, DecodeErrorKind::Truncated));
         }
         let (head, tail) = self.buf.split_at(n);
         self.buf = tail;
@@ -251,7 +247,7 @@ impl<'a> Reader<'a> {
         match self.u8(field)? {
             0 => Ok(false),
             1 => Ok(true),
-            _ => Err(err(field, DecodeErrorKind::NonCanonical)),
+            _ => Err(DecodeError::new(field, DecodeErrorKind::NonCanonical)),
         }
     }
 
@@ -259,7 +255,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn var(&mut self, field: &'static str, max: usize) -> Result<&'a [u8], DecodeError> {
         let len = self.u32(field)? as usize;
         if len > max {
-            return Err(err(field, DecodeErrorKind::TooLong));
+            return Err(DecodeError::new(field, DecodeErrorKind::TooLong));
         }
         self.take(len, field)
     }
@@ -269,7 +265,7 @@ impl<'a> Reader<'a> {
         if self.buf.is_empty() {
             Ok(())
         } else {
-            Err(err("end", DecodeErrorKind::TrailingBytes))
+            Err(DecodeError::new("end", DecodeErrorKind::TrailingBytes))
         }
     }
 }

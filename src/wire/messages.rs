@@ -24,7 +24,7 @@ use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 
 use crate::device::pin::KeyPurpose;
-use crate::error::{DecodeError, DecodeErrorKind, Error, Result};
+use crate::error::{DecodeErrorKind, Error, Result, decode_err};
 use crate::rsa::hash::HashAlg;
 use crate::rsa::keygen::KeySize;
 use crate::rsa::padding::Scheme;
@@ -42,10 +42,6 @@ pub(crate) const MAX_SIGNATURE_BYTES: usize = 1024;
 const MAX_SEALED_CIPHERTEXT: usize = HEADER_LEN + 2 + 2 * 512 + TAG_LEN;
 /// The largest digest or PSS salt (SHA-512).
 const MAX_DIGEST: usize = 64;
-
-fn err(field: &'static str, kind: DecodeErrorKind) -> Error {
-    Error::Decode(DecodeError::new(field, kind))
-}
 
 /// Whether `bytes` is the length of a composite modulus `n = n1·n2` (and so of a signature):
 /// the sum of two supported half lengths of the same class (test or production, SPEC §2).
@@ -66,14 +62,14 @@ pub(crate) fn is_composite_len(bytes: usize) -> bool {
 pub(crate) fn read_half_modulus<'a>(r: &mut Reader<'a>, field: &'static str) -> Result<&'a [u8]> {
     let len = usize::from(r.u16(field)?);
     if KeySize::from_bytes_any(len).is_none() {
-        return Err(err(field, DecodeErrorKind::OutOfRange));
+        return Err(decode_err(field, DecodeErrorKind::OutOfRange));
     }
     let n = r.take(len, field)?;
     if n.first().is_none_or(|b| b & 0x80 == 0) {
-        return Err(err(field, DecodeErrorKind::NonCanonical));
+        return Err(decode_err(field, DecodeErrorKind::NonCanonical));
     }
     if n.last().is_none_or(|b| b & 1 == 0) {
-        return Err(err(field, DecodeErrorKind::Invalid));
+        return Err(decode_err(field, DecodeErrorKind::Invalid));
     }
     Ok(n)
 }
@@ -94,7 +90,7 @@ fn read_sealed(r: &mut Reader<'_>, len_ok: impl Fn(usize) -> bool) -> Result<Sea
     let enc = r.take(ENC_LEN, "sealed.enc")?;
     let ct = r.var("sealed.ciphertext", MAX_SEALED_CIPHERTEXT)?;
     if !len_ok(ct.len()) {
-        return Err(err("sealed.ciphertext", DecodeErrorKind::Invalid));
+        return Err(decode_err("sealed.ciphertext", DecodeErrorKind::Invalid));
     }
     let mut bytes = Vec::with_capacity(ENC_LEN + ct.len());
     bytes.extend_from_slice(enc);
@@ -128,12 +124,12 @@ fn scheme_from_tags(scheme: u8, hash: u8) -> Result<Scheme> {
         1 => HashAlg::Sha256,
         2 => HashAlg::Sha384,
         3 => HashAlg::Sha512,
-        _ => return Err(err("hash", DecodeErrorKind::UnknownTag)),
+        _ => return Err(decode_err("hash", DecodeErrorKind::UnknownTag)),
     };
     match scheme {
         1 => Ok(Scheme::Pkcs1v15(h)),
         2 => Ok(Scheme::Pss(h)),
-        _ => Err(err("scheme", DecodeErrorKind::UnknownTag)),
+        _ => Err(decode_err("scheme", DecodeErrorKind::UnknownTag)),
     }
 }
 
@@ -274,7 +270,7 @@ impl RegistrationRequest {
         let mut r = Reader::new(bytes, MessageType::RegistrationRequest)?;
         let challenge = RegistrationChallenge::read_fields(&mut r)?;
         let purpose = KeyPurpose::from_tag(r.u8("purpose")?)
-            .ok_or(err("purpose", DecodeErrorKind::UnknownTag))?;
+            .ok_or(decode_err("purpose", DecodeErrorKind::UnknownTag))?;
         let n1 = read_half_modulus(&mut r, "n1")?.to_vec();
         let k1 = n1.len();
         let sealed = read_sealed(&mut r, |len| len == registration_ciphertext_len(k1))?;
@@ -429,13 +425,13 @@ impl SealedResponse {
         let kind = match r.u8("kind")? {
             1 => ResponseKind::Registration,
             2 => ResponseKind::Signing,
-            _ => return Err(err("kind", DecodeErrorKind::UnknownTag)),
+            _ => return Err(decode_err("kind", DecodeErrorKind::UnknownTag)),
         };
         let key_id = KeyId::from_bytes(r.array("key_id")?);
         let request_id = RequestId::from_bytes(r.array("request_id")?);
         let sealed = r.var("sealed", MAX_SEALED_RESPONSE)?;
         if sealed.len() < MIN_SEALED_RESPONSE {
-            return Err(err("sealed", DecodeErrorKind::Truncated));
+            return Err(decode_err("sealed", DecodeErrorKind::Truncated));
         }
         let sealed = sealed.to_vec();
         r.finish()?;
@@ -603,7 +599,7 @@ pub(crate) fn read_outcome(r: &mut Reader<'_>) -> Result<Outcome> {
         1 => {
             let signature = r.var("signature", MAX_SIGNATURE_BYTES)?;
             if !is_composite_len(signature.len()) {
-                return Err(err("signature", DecodeErrorKind::Invalid));
+                return Err(decode_err("signature", DecodeErrorKind::Invalid));
             }
             Outcome::Completed {
                 signature: signature.to_vec(),
@@ -621,7 +617,7 @@ pub(crate) fn read_outcome(r: &mut Reader<'_>) -> Result<Outcome> {
         6 => Outcome::Expired,
         7 => Outcome::CloneDetected,
         8 => Outcome::StaleRecord,
-        _ => return Err(err("outcome", DecodeErrorKind::UnknownTag)),
+        _ => return Err(decode_err("outcome", DecodeErrorKind::UnknownTag)),
     })
 }
 
@@ -807,17 +803,17 @@ impl SigningRequest {
         let key_id = KeyId::from_bytes(r.array("key_id")?);
         let request_id = RequestId::from_bytes(r.array("request_id")?);
         let purpose = KeyPurpose::from_tag(r.u8("purpose")?)
-            .ok_or(err("purpose", DecodeErrorKind::UnknownTag))?;
+            .ok_or(decode_err("purpose", DecodeErrorKind::UnknownTag))?;
         let s = r.u8("scheme")?;
         let h = r.u8("hash")?;
         let scheme = scheme_from_tags(s, h)?;
         let digest = r.var("digest", MAX_DIGEST)?;
         if digest.len() != scheme.hash().output_len() {
-            return Err(err("digest", DecodeErrorKind::Invalid));
+            return Err(decode_err("digest", DecodeErrorKind::Invalid));
         }
         let salt = r.var("pss_salt", MAX_DIGEST)?;
         if salt.len() != scheme.salt_len() {
-            return Err(err("pss_salt", DecodeErrorKind::Invalid));
+            return Err(decode_err("pss_salt", DecodeErrorKind::Invalid));
         }
         let expires_at = r.u64("expires_at")?;
         r.finish()?;
@@ -948,7 +944,7 @@ pub(crate) fn decode_partial(bytes: &[u8]) -> Result<(Otp, &[u8])> {
     let otp = Otp::from_bytes(r.array::<OTP_LEN>("otp")?);
     let y_len = usize::from(r.u16("y")?);
     if KeySize::from_bytes_any(y_len).is_none() {
-        return Err(err("y", DecodeErrorKind::OutOfRange));
+        return Err(decode_err("y", DecodeErrorKind::OutOfRange));
     }
     let y = r.take(y_len, "y")?;
     r.finish()?;

@@ -10,6 +10,7 @@ use super::{
     KeySize, N, N1, N2, P2, Q2, RegistrationPayload, check_size_policy, composite_modulus_vartime,
 };
 use crate::arith::{Modulus, Residue, Uint, garner, inv_small_prime_mod};
+use crate::error::decode_err;
 use crate::error::{DecodeError, DecodeErrorKind, Error, KeyError, Result};
 use crate::rsa::prime::{PUBLIC_EXPONENT, generate_prime_pair};
 use crate::wire::encoding::{Reader, Writer};
@@ -345,60 +346,63 @@ impl<'a> ServerShareFields<'a> {
     /// always is, and a corrupted one is refused (which check failed is the field named in the
     /// error). No other branch depends on a secret.
     pub(crate) fn build(self) -> Result<ServerShare> {
-        let bad = |field, kind| Error::Decode(DecodeError::new(field, kind));
         let size_of = |b: &[u8]| KeySize::from_bytes_any(b.len());
-        let n1_size = size_of(self.n1).ok_or(bad("share.n1", DecodeErrorKind::OutOfRange))?;
-        let n2_size = size_of(self.n2).ok_or(bad("share.n2", DecodeErrorKind::OutOfRange))?;
+        let n1_size =
+            size_of(self.n1).ok_or(decode_err("share.n1", DecodeErrorKind::OutOfRange))?;
+        let n2_size =
+            size_of(self.n2).ok_or(decode_err("share.n2", DecodeErrorKind::OutOfRange))?;
         check_size_policy(n1_size, n2_size)
-            .map_err(|_| bad("share.n2", DecodeErrorKind::OutOfRange))?;
+            .map_err(|_| decode_err("share.n2", DecodeErrorKind::OutOfRange))?;
 
         // Public values: n1, n2, n.
         let public_half = |b: &[u8], size: KeySize, field| {
-            let v =
-                Uint::from_be_slice(b, size.limbs()).ok_or(bad(field, DecodeErrorKind::Invalid))?;
+            let v = Uint::from_be_slice(b, size.limbs())
+                .ok_or(decode_err(field, DecodeErrorKind::Invalid))?;
             if v.bits_vartime() != size.bits() {
-                return Err(bad(field, DecodeErrorKind::NonCanonical));
+                return Err(decode_err(field, DecodeErrorKind::NonCanonical));
             }
             if !bool::from(v.is_odd()) {
-                return Err(bad(field, DecodeErrorKind::Invalid));
+                return Err(decode_err(field, DecodeErrorKind::Invalid));
             }
             Ok(v)
         };
         let n1_val = public_half(self.n1, n1_size, "share.n1")?;
         let n2_val = public_half(self.n2, n2_size, "share.n2")?;
         let n_val = composite_modulus_vartime(&n1_val, &n2_val, false)
-            .map_err(|_| bad("share.n2", DecodeErrorKind::Invalid))?;
+            .map_err(|_| decode_err("share.n2", DecodeErrorKind::Invalid))?;
         let (n_bytes, _) = n_val.to_be_bytes(self.n.len());
         if n_bytes.as_slice() != self.n {
-            return Err(bad("share.n", DecodeErrorKind::Invalid));
+            return Err(decode_err("share.n", DecodeErrorKind::Invalid));
         }
 
         // Secret values.
         let d1_second = Uint::from_be_slice(self.d1_second, n1_size.limbs())
-            .ok_or(bad("share.d1''", DecodeErrorKind::Invalid))?;
+            .ok_or(decode_err("share.d1''", DecodeErrorKind::Invalid))?;
         // DECLASSIFY: record consistency (see above).
         if !bool::from(d1_second.ct_lt(&n1_val)) {
-            return Err(bad("share.d1''", DecodeErrorKind::OutOfRange));
+            return Err(decode_err("share.d1''", DecodeErrorKind::OutOfRange));
         }
         let prime_bits = n2_size.prime_bits();
         let prime = |b: &[u8], field| {
             let v = Uint::from_be_slice(b, prime_bits >> 6)
-                .ok_or(bad(field, DecodeErrorKind::Invalid))?;
+                .ok_or(decode_err(field, DecodeErrorKind::Invalid))?;
             // DECLASSIFY: the size of a prime is public; a short one is refused.
             if !bool::from(v.bit(prime_bits - 1)) {
-                return Err(bad(field, DecodeErrorKind::NonCanonical));
+                return Err(decode_err(field, DecodeErrorKind::NonCanonical));
             }
             // `Modulus::new` branches only on bit 0 (public: every prime is odd).
             Ok(v)
         };
         let p2_val = prime(self.p2, "share.p2")?;
         let q2_val = prime(self.q2, "share.q2")?;
-        let p2 = Modulus::<P2>::new(p2_val).ok_or(bad("share.p2", DecodeErrorKind::Invalid))?;
-        let q2 = Modulus::<Q2>::new(q2_val).ok_or(bad("share.q2", DecodeErrorKind::Invalid))?;
+        let p2 =
+            Modulus::<P2>::new(p2_val).ok_or(decode_err("share.p2", DecodeErrorKind::Invalid))?;
+        let q2 =
+            Modulus::<Q2>::new(q2_val).ok_or(decode_err("share.q2", DecodeErrorKind::Invalid))?;
         // DECLASSIFY: record consistency.
         let product = p2.modulus().mul_wide(q2.modulus());
         if !bool::from(product.ct_eq(&n2_val)) {
-            return Err(bad("share.q2", DecodeErrorKind::Invalid));
+            return Err(decode_err("share.q2", DecodeErrorKind::Invalid));
         }
         // DECLASSIFY: record consistency (SPEC §2 |p - q| > 2^(b-100)).
         if bool::from(crate::rsa::prime::too_close(
@@ -406,15 +410,15 @@ impl<'a> ServerShareFields<'a> {
             q2.modulus(),
             prime_bits,
         )) {
-            return Err(bad("share.q2", DecodeErrorKind::Invalid));
+            return Err(decode_err("share.q2", DecodeErrorKind::Invalid));
         }
         let (dp, dq, qinv_computed, ok) = crt_params(&p2, &q2);
         // DECLASSIFY: record consistency (SPEC §2 gcd(e, p - 1) = 1).
         if !bool::from(ok) {
-            return Err(bad("share.p2", DecodeErrorKind::Invalid));
+            return Err(decode_err("share.p2", DecodeErrorKind::Invalid));
         }
         let qinv_val = Uint::from_be_slice(self.qinv, prime_bits >> 6)
-            .ok_or(bad("share.qinv", DecodeErrorKind::Invalid))?;
+            .ok_or(decode_err("share.qinv", DecodeErrorKind::Invalid))?;
         let qinv = p2.to_monty(&qinv_val);
         // qinv < p2 (canonical) and q2·qinv = 1 (mod p2); `qinv_computed` is the same value
         // when both hold, so this is one check of the stored field.
@@ -422,20 +426,22 @@ impl<'a> ServerShareFields<'a> {
         drop(qinv_computed);
         // DECLASSIFY: record consistency.
         if !bool::from(qinv_ok) {
-            return Err(bad("share.qinv", DecodeErrorKind::Invalid));
+            return Err(decode_err("share.qinv", DecodeErrorKind::Invalid));
         }
-        let n2 = Modulus::<N2>::new(n2_val).ok_or(bad("share.n2", DecodeErrorKind::Invalid))?;
+        let n2 =
+            Modulus::<N2>::new(n2_val).ok_or(decode_err("share.n2", DecodeErrorKind::Invalid))?;
         let inv_val = Uint::from_be_slice(self.n1_inv, n2_size.limbs())
-            .ok_or(bad("share.n1_inv", DecodeErrorKind::Invalid))?;
+            .ok_or(decode_err("share.n1_inv", DecodeErrorKind::Invalid))?;
         let n1_inv = n2.to_monty(&inv_val);
         let inv_ok =
             inv_val.ct_lt(n2.modulus()) & n2.mul(&n2.to_monty(&n1_val), &n1_inv).ct_eq(&n2.one());
         // DECLASSIFY: record consistency.
         if !bool::from(inv_ok) {
-            return Err(bad("share.n1_inv", DecodeErrorKind::Invalid));
+            return Err(decode_err("share.n1_inv", DecodeErrorKind::Invalid));
         }
-        let n1 = Modulus::<N1>::new(n1_val).ok_or(bad("share.n1", DecodeErrorKind::Invalid))?;
-        let n = Modulus::<N>::new(n_val).ok_or(bad("share.n", DecodeErrorKind::Invalid))?;
+        let n1 =
+            Modulus::<N1>::new(n1_val).ok_or(decode_err("share.n1", DecodeErrorKind::Invalid))?;
+        let n = Modulus::<N>::new(n_val).ok_or(decode_err("share.n", DecodeErrorKind::Invalid))?;
         Ok(ServerShare {
             n1_size,
             n2_size,
@@ -507,33 +513,32 @@ impl ServerShare {
     /// # Errors
     /// [`Error::Decode`] naming the field.
     pub(crate) fn from_authenticated_bytes(bytes: &[u8]) -> Result<ServerShare> {
-        let bad = |field, kind| Error::Decode(DecodeError::new(field, kind));
         let mut r = Reader::new(bytes, crate::wire::encoding::MessageType::ServerShare)?;
         let f = ServerShareFields::read(&mut r)?;
         let n1_size = KeySize::from_bytes_any(f.n1.len())
-            .ok_or(bad("share.n1", DecodeErrorKind::OutOfRange))?;
+            .ok_or(decode_err("share.n1", DecodeErrorKind::OutOfRange))?;
         let n2_size = KeySize::from_bytes_any(f.n2.len())
-            .ok_or(bad("share.n2", DecodeErrorKind::OutOfRange))?;
+            .ok_or(decode_err("share.n2", DecodeErrorKind::OutOfRange))?;
         check_size_policy(n1_size, n2_size)
-            .map_err(|_| bad("share.n2", DecodeErrorKind::OutOfRange))?;
+            .map_err(|_| decode_err("share.n2", DecodeErrorKind::OutOfRange))?;
         let kp = n2_size.bytes() >> 1;
         let dp_b = r.take(kp, "share.dp")?;
         let dq_b = r.take(kp, "share.dq")?;
         r.finish()?;
         let limbs_p = n2_size.prime_bits() >> 6;
         let uint = |b: &[u8], limbs: usize, field| {
-            Uint::from_be_slice(b, limbs).ok_or(bad(field, DecodeErrorKind::Invalid))
+            Uint::from_be_slice(b, limbs).ok_or(decode_err(field, DecodeErrorKind::Invalid))
         };
         let n1 = Modulus::<N1>::new(uint(f.n1, n1_size.limbs(), "share.n1")?)
-            .ok_or(bad("share.n1", DecodeErrorKind::Invalid))?;
+            .ok_or(decode_err("share.n1", DecodeErrorKind::Invalid))?;
         let n2 = Modulus::<N2>::new(uint(f.n2, n2_size.limbs(), "share.n2")?)
-            .ok_or(bad("share.n2", DecodeErrorKind::Invalid))?;
+            .ok_or(decode_err("share.n2", DecodeErrorKind::Invalid))?;
         let n = Modulus::<N>::new(uint(f.n, n1_size.limbs() + n2_size.limbs(), "share.n")?)
-            .ok_or(bad("share.n", DecodeErrorKind::Invalid))?;
+            .ok_or(decode_err("share.n", DecodeErrorKind::Invalid))?;
         let p2 = Modulus::<P2>::new(uint(f.p2, limbs_p, "share.p2")?)
-            .ok_or(bad("share.p2", DecodeErrorKind::Invalid))?;
+            .ok_or(decode_err("share.p2", DecodeErrorKind::Invalid))?;
         let q2 = Modulus::<Q2>::new(uint(f.q2, limbs_p, "share.q2")?)
-            .ok_or(bad("share.q2", DecodeErrorKind::Invalid))?;
+            .ok_or(decode_err("share.q2", DecodeErrorKind::Invalid))?;
         let d1_second = uint(f.d1_second, n1_size.limbs(), "share.d1''")?;
         let qinv = p2.to_monty(&uint(f.qinv, limbs_p, "share.qinv")?);
         let n1_inv = n2.to_monty(&uint(f.n1_inv, n2_size.limbs(), "share.n1_inv")?);
@@ -573,11 +578,10 @@ impl ServerShare {
     /// # Errors
     /// [`Error::Decode`] naming the field that is wrong.
     pub fn from_bytes(bytes: &[u8]) -> Result<ServerShare> {
-        let bad = |field, kind| Error::Decode(DecodeError::new(field, kind));
         let mut r = Reader::new(bytes, crate::wire::encoding::MessageType::ServerShare)?;
         let fields = ServerShareFields::read(&mut r)?;
         let kp = KeySize::from_bytes_any(fields.n2.len())
-            .ok_or(bad("share.n2", DecodeErrorKind::OutOfRange))?
+            .ok_or(decode_err("share.n2", DecodeErrorKind::OutOfRange))?
             .bytes()
             >> 1;
         let dp_b = r.take(kp, "share.dp")?;
@@ -585,13 +589,13 @@ impl ServerShare {
         r.finish()?;
         let share = fields.build()?;
         let limbs = share.dp.nlimbs();
-        let dp =
-            Uint::from_be_slice(dp_b, limbs).ok_or(bad("share.dp", DecodeErrorKind::Invalid))?;
-        let dq =
-            Uint::from_be_slice(dq_b, limbs).ok_or(bad("share.dq", DecodeErrorKind::Invalid))?;
+        let dp = Uint::from_be_slice(dp_b, limbs)
+            .ok_or(decode_err("share.dp", DecodeErrorKind::Invalid))?;
+        let dq = Uint::from_be_slice(dq_b, limbs)
+            .ok_or(decode_err("share.dq", DecodeErrorKind::Invalid))?;
         // DECLASSIFY: record consistency (an honest export always matches).
         if !bool::from(dp.ct_eq(&share.dp) & dq.ct_eq(&share.dq)) {
-            return Err(bad("share.dp", DecodeErrorKind::Invalid));
+            return Err(decode_err("share.dp", DecodeErrorKind::Invalid));
         }
         Ok(share)
     }
