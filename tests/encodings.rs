@@ -814,7 +814,10 @@ fn server_records_round_trip() {
     for i in 0..CASES {
         let key_id = KeyId::from_bytes(random_id(&mut rng));
         let n_len = COMPOSITE_LENS[rng.next_u32() as usize % 11];
-        let n = random_bytes(&mut rng, n_len);
+        let mut n = random_bytes(&mut rng, n_len);
+        // A composite modulus: odd, with a non-zero top byte (checked on decode).
+        n[0] |= 0x80;
+        n[n_len - 1] |= 1;
         let share_len = 16 + rng.next_u32() as usize % 1200;
         let wrapped = WrappedShare::from_parts(
             KekId(rng.next_u32()),
