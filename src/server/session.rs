@@ -321,12 +321,16 @@ pub fn settle(
         a.unresolved.retain(|u| u.message_hash != m.message_hash);
         match evaluation {
             Evaluation::Invalid => {
-                if a.failures >= lockout.destroy_at() {
+                // At the threshold the key is destroyed once every charge that counts towards
+                // it is settled: another message charged meanwhile (unresolved) may still be
+                // the right PIN, whose completion would reset the count. Until then the key
+                // refuses new messages (SPEC §4.5 e).
+                if a.failures >= lockout.destroy_at() && a.unresolved.is_empty() {
                     destroy = Some(DestroyReason::WrongPins);
                     Outcome::Destroyed
                 } else {
                     Outcome::WrongPin {
-                        attempts_left: lockout.destroy_at() - a.failures,
+                        attempts_left: lockout.destroy_at().saturating_sub(a.failures),
                         locked_until: a.locked_until.filter(|&u| now < u),
                     }
                 }
