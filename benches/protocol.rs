@@ -5,7 +5,7 @@
 //!   encoding of the request for the 6144-bit modulus, `y = m^d1' mod n1` with the 3200-bit
 //!   d1', `y` to bytes) beside our constant-time 3072-bit modexp (`Modulus::pow`, 3072-bit
 //!   exponent) and OpenSSL's (`BN_mod_exp_mont_consttime`); and, for information, the whole
-//!   `DeviceRecord::sign` (Argon2id unsealing with the fast test parameters, HPKE sealing).
+//!   `DeviceRecord::sign` (Argon2i unsealing with the fast test parameters, HPKE sealing).
 //! - `protocol_server_3072+3072`: the server's completion arithmetic (SPEC §4 step 5, the
 //!   `server_complete` steps: s1 with d1'' and its check, s2 by CRT with its check, Garner,
 //!   the final check mod n) beside OpenSSL doing one constant-time 3072-bit modexp plus one
