@@ -402,7 +402,7 @@ fn audit(kind: &str, log: &str) -> Audit {
 fn run(kind: &str, target: &str) -> (KeyId, [u8; 32]) {
     let started = Instant::now();
     let dir = TempDir::new(&format!("crash-{kind}"));
-    let mut rng = ChaCha20Rng::seed_from_u64(0x6372_6173_68);
+    let mut rng = ChaCha20Rng::seed_from_u64(0x0063_7261_7368);
     let transport = ServerTransportKey::generate(&mut rng);
     std::fs::write(dir.path().join("transport.key"), &transport.to_bytes()[..]).unwrap();
     let mut kek = [0u8; 32];
@@ -504,7 +504,7 @@ fn run(kind: &str, target: &str) -> (KeyId, [u8; 32]) {
         a.outcomes,
         started.elapsed()
     );
-    assert!(a.checks > KILLS / 4, "{kind}: {} checks", a.checks);
+    assert!(a.checks * 4 > KILLS, "{kind}: {} checks", a.checks);
     (key_id, *record.n1_hash())
 }
 

@@ -495,6 +495,10 @@ fn run(kind: &str, target: &str, scenario: Scenario) {
     );
 }
 
+/// Makes one round's messages: (device, rng, round tag, wrong PINs, with the right one).
+type RoundMessages<'a> = dyn FnMut(&mut DeviceRecord, &mut ChaCha20Rng, u8, usize, bool) -> Vec<SealedPartialSignature>
+    + 'a;
+
 #[allow(clippy::too_many_arguments)]
 fn wrong_only(
     kind: &str,
@@ -503,13 +507,7 @@ fn wrong_only(
     started: Instant,
     device: &mut DeviceRecord,
     rng: &mut ChaCha20Rng,
-    round_messages: &mut dyn FnMut(
-        &mut DeviceRecord,
-        &mut ChaCha20Rng,
-        u8,
-        usize,
-        bool,
-    ) -> Vec<SealedPartialSignature>,
+    round_messages: &mut RoundMessages<'_>,
     failures: &dyn Fn() -> Option<u32>,
     server: &Server<Store, CountingKek>,
 ) {
