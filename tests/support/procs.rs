@@ -1,0 +1,167 @@
+//! Shared set-up for the tests that run servers and devices in several OS processes
+//! (tests/store_processes.rs, tests/crash.rs): the test binary re-executes itself as a child
+//! with an environment variable; parent and children share files in a temporary directory
+//! (the transport key and KEK bytes, messages, device records, logs).
+//!
+//! - [`CountingKek`]: a [`LocalKek`] that counts share openings (one per evaluated partial
+//!   signature, so one per PIN-guess evaluation);
+//! - [`write_atomic`]: the device's durable record write (temp file, fsync, rename, fsync of
+//!   the directory), as SPEC §10 asks of an application;
+//! - [`TempDir`], [`ChildGuard`] (a child killed with SIGKILL and reaped when dropped), hex.
+#![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use split_rsa::{Error, KEK_NONCE_LEN, KekId, KeyEncryptionKey, LOCAL_KEK_LEN, LocalKek};
+
+/// A [`LocalKek`] that counts how often a share is opened. The server opens the share exactly
+/// once per evaluated partial signature, so with one `Server` per thread (calls in sequence)
+/// the counter's change over one `Server::complete` call says whether that call evaluated.
+#[derive(Debug)]
+pub struct CountingKek {
+    inner: LocalKek,
+    pub opens: Arc<AtomicUsize>,
+}
+
+impl CountingKek {
+    pub fn new(bytes: &[u8; LOCAL_KEK_LEN]) -> Self {
+        Self {
+            inner: LocalKek::new(KekId(1), bytes),
+            opens: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    pub fn opens(&self) -> usize {
+        self.opens.load(Ordering::SeqCst)
+    }
+}
+
+impl KeyEncryptionKey for CountingKek {
+    fn current(&self) -> KekId {
+        self.inner.current()
+    }
+    fn seal(
+        &self,
+        kek: KekId,
+        nonce: &[u8; KEK_NONCE_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        self.inner.seal(kek, nonce, aad, plaintext)
+    }
+    fn open(
+        &self,
+        kek: KekId,
+        nonce: &[u8; KEK_NONCE_LEN],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+        self.opens.fetch_add(1, Ordering::SeqCst);
+        self.inner.open(kek, nonce, aad, ciphertext)
+    }
+}
+
+/// A temporary directory, removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Self {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "split-rsa-{label}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process that is killed (SIGKILL) and reaped if still running when dropped, so a
+/// failing parent leaves no worker behind.
+#[derive(Debug)]
+pub struct ChildGuard(pub Option<Child>);
+
+impl ChildGuard {
+    pub fn child(&mut self) -> &mut Child {
+        self.0.as_mut().unwrap()
+    }
+
+    pub fn take(&mut self) -> Child {
+        self.0.take().unwrap()
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Writes `bytes` to `path` so that after a crash at any point the file holds either its old
+/// content or all of `bytes`: a temporary file in the same directory, written and fsync'd,
+/// renamed over `path`, then the directory fsync'd (so the rename itself is durable).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Appends one line to a log with a single `write` (O_APPEND): a process killed at any point
+/// leaves whole lines only. Not fsync'd: the tests kill processes, not the machine.
+pub fn append_line(path: &Path, line: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(format!("{line}\n").as_bytes()).unwrap();
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2).unwrap(), 16).unwrap())
+        .collect()
+}
