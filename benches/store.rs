@@ -98,7 +98,7 @@ fn setup(rng: &mut ChaCha20Rng, store: Store) -> Setup {
     let server = Server::new(
         ServerTransportKey::generate(rng),
         BoxedStore(store),
-        LocalKek::generate(KekId(1), rng),
+        LocalKek::generate(rng, KekId(1)),
         ServerPolicy::default(),
         size,
     );
@@ -212,8 +212,8 @@ fn bench_store(c: &mut Criterion) {
 
     // ---- The arithmetic alone, on its own 3072+3072 key (as in benches/protocol.rs).
     let t = Instant::now();
-    let (dev, payload) = DeviceShare::generate(size, &mut rng).expect("device key");
-    let srv = ServerShare::generate(payload, size, &mut rng).expect("server key");
+    let (dev, payload) = DeviceShare::generate(&mut rng, size).expect("device key");
+    let srv = ServerShare::generate(&mut rng, payload, size).expect("server key");
     let pk = PublicKey::from_modulus(&srv.n_be_bytes()).expect("public key");
     let (n1, d1p, d1p_bits) = keygen::device_parts(&dev);
     let key = signing::completion_key(&srv);

@@ -202,8 +202,7 @@ fn child() {
             let (record, _) = server.load(&key_id).unwrap();
             let charged = record
                 .active()
-                .and_then(|a| a.charged())
-                .is_some_and(|c| *c == message.hash());
+                .is_some_and(|a| a.is_unresolved(&message.hash()));
             say(format!(
                 "SEND msg={h} resend=1 charged_unsettled={}",
                 u8::from(charged)
@@ -481,7 +480,7 @@ fn run(kind: &str, target: &str) -> (KeyId, [u8; 32]) {
     let (record, _) = server.load(&key_id).unwrap();
     let active = record.active().expect("the key is active");
     assert_eq!(active.failures() as usize, a.failures_expected);
-    assert!(active.charged().is_none());
+    assert!(active.unresolved().is_empty());
     assert_eq!(store.find_n1(record.n1_hash()).unwrap(), Some(key_id));
     let registrations = log.lines().filter(|l| l.starts_with("REGISTERED")).count();
     // (0 if a life was killed between persisting the new record and logging it.)

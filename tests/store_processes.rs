@@ -19,12 +19,12 @@
 //!   exactly 5), then 6 wrong PINs of which only 4 are admissible (5 + 4 = 9: the key is
 //!   destroyed, and no fifth is evaluated);
 //! - 8 wrong PINs and the right one (`*_right_pin_among_wrong_across_processes`): exactly one
-//!   `Completed`, the count back at 0. **Ignored: it fails** (about 1 run in 3 on PostgreSQL)
-//!   on two library bugs, which `races::*` (also ignored) force deterministically: a wrong PIN
-//!   settling at the threshold counts another message's in-flight charge and destroys the key
-//!   after 8 wrong PINs; and a resend of a message whose evaluation is still in flight is
-//!   refused `NotPending` once another message was charged, so the device drops an exchange
-//!   that then completes (a lost rotation, then `CloneDetected`).
+//!   `Completed`, the count back at 0. This test found two library bugs (about 1 run in 3 on
+//!   PostgreSQL), which `races::*` force deterministically and which are fixed: a wrong PIN
+//!   settling at the threshold counted another message's in-flight charge and destroyed the
+//!   key after 8 wrong PINs; and a resend of a message whose evaluation was still in flight
+//!   was refused `NotPending` once another message was charged, so the device dropped an
+//!   exchange that then completed (a lost rotation, then `CloneDetected`).
 //!
 //! Share evaluations are counted per thread (each thread's `Server` has its own counting
 //! KEK, and a thread's calls run in sequence, so the counter's change over one call says
@@ -474,7 +474,7 @@ fn run(kind: &str, target: &str, scenario: Scenario) {
     assert_eq!(failures(), Some(0), "{kind}: failures after the completion");
     let (record, _) = server.load(&key_id).unwrap();
     assert!(record.active().unwrap().pending().is_none());
-    assert!(record.active().unwrap().charged().is_none());
+    assert!(record.active().unwrap().unresolved().is_empty());
     // The device resolves its exchange with a resend: the stored answer, nothing evaluated.
     let opens_before = opens.load(Ordering::SeqCst);
     let done = server
@@ -589,8 +589,6 @@ fn postgres_wrong_pins_across_processes() {
 
 /// 8 wrong PINs and the right one racing across processes on one SQLite file.
 #[test]
-#[ignore = "library bug: concurrent charges can destroy the key at 8 wrong PINs or answer the \
-            right message NotPending (see races::*)"]
 fn sqlite_right_pin_among_wrong_across_processes() {
     let dir = TempDir::new("store-processes-sqlite-db");
     let path = dir.path().join("keys.sqlite");
@@ -604,8 +602,6 @@ fn sqlite_right_pin_among_wrong_across_processes() {
 /// 8 wrong PINs and the right one racing across processes on one PostgreSQL database.
 #[cfg(feature = "postgres")]
 #[test]
-#[ignore = "library bug: concurrent charges can destroy the key at 8 wrong PINs or answer the \
-            right message NotPending (see races::*)"]
 fn postgres_right_pin_among_wrong_across_processes() {
     let Some(db) = pg_support::test_database() else {
         return;
@@ -613,7 +609,8 @@ fn postgres_right_pin_among_wrong_across_processes() {
     run("postgres", db.url(), Scenario::RightAmongWrong);
 }
 
-/// The two interleavings behind the ignored tests above, forced deterministically in one
+/// The two interleavings behind the library bugs the tests above found (now fixed), forced
+/// deterministically in one
 /// process (threads, an in-memory store, and a KEK that holds each evaluation at a gate, i.e.
 /// after its charge is persisted and before its outcome is): the library bugs they show, and
 /// what the specification demands instead.
@@ -782,12 +779,10 @@ mod races {
     /// concurrent messages are serialised by the compare-and-swap. 8 wrong PINs and the right
     /// one, all admissible (9 charges): in every serial order the right PIN completes. Forced
     /// interleaving: the 8th wrong PIN is charged (failures 8), then the right one (failures
-    /// 9), then the 8th wrong one settles. Today its settlement sees 9 failures, the right
-    /// PIN's in-flight charge among them, and destroys the key; the right PIN then gets
-    /// `Destroyed`. (Seen in the 2-process PostgreSQL run, about 1 in 3.)
+    /// 9), then the 8th wrong one settles. Its settlement used to see 9 failures, the right
+    /// PIN's in-flight charge among them, and destroy the key; it now waits for the other
+    /// unresolved charge. (Seen in the 2-process PostgreSQL run, about 1 in 3.)
     #[test]
-    #[ignore = "library bug: settle() destroys at the threshold counting another message's \
-                unresolved charge"]
     fn the_right_pin_racing_the_eighth_wrong_pin_completes() {
         let mut w = world(11, 2);
         let request = w.request(1);
@@ -835,14 +830,12 @@ mod races {
     /// interleaving: the owner's right-PIN message is charged and being evaluated; a
     /// wrong-PIN message for the same request (from a copy of the record) is charged after it
     /// (the record's single `charged` slot now names that one); the owner resends (its answer
-    /// was slow). Today the resend is answered `NotPending` (tried, and not "the" charged
-    /// message), the device ends its exchange with its OTP unchanged, the first evaluation
-    /// then completes and rotates the OTP on the server: a lost rotation. The owner's next
-    /// signature carries the previous OTP and is taken for a clone: `CloneDetected`, key
-    /// destroyed. (Seen in the 2-process runs as a right message answered `NotPending`.)
+    /// was slow). The resend used to be answered `NotPending` (tried, and not "the" charged
+    /// message), the device ended its exchange with its OTP unchanged, the first evaluation
+    /// then completed and rotated the OTP on the server: a lost rotation, and the owner's next
+    /// signature was taken for a clone. Every unresolved charge is now kept, and the resend is
+    /// evaluated again. (Seen in the 2-process runs as a right message answered `NotPending`.)
     #[test]
-    #[ignore = "library bug: a resend of a charged, unsettled message is refused NotPending \
-                once another message was charged"]
     fn a_resend_racing_its_own_evaluation_never_loses_the_rotation() {
         let mut w = world(12, 2);
         let request = w.request(1);
