@@ -34,8 +34,8 @@ use crate::server::store::N1Hash;
 use crate::wire::encoding::{MessageType, Reader, Writer};
 use crate::wire::ids::{KeyId, RequestId};
 use crate::wire::messages::{
-    MAX_SIGNATURE_BYTES, Outcome, SealedResponse, SigningRequest, is_composite_len, read_outcome,
-    write_outcome,
+    MAX_SIGNATURE_BYTES, Outcome, SealedResponse, SigningRequest, is_composite_len, read_opt_u64,
+    read_outcome, write_opt_u64, write_outcome,
 };
 
 /// Why a key was destroyed (SPEC §7).
@@ -561,21 +561,6 @@ const MAX_STORED_RESPONSE: usize = 2048;
 const MAX_STORED_REQUEST: usize = 512;
 /// The largest composite modulus, in bytes.
 const MAX_N: usize = MAX_SIGNATURE_BYTES;
-
-fn write_opt_u64(w: &mut Writer, v: Option<u64>) {
-    match v {
-        Some(t) => w.u8(1).u64(t),
-        None => w.u8(0),
-    };
-}
-
-fn read_opt_u64(r: &mut Reader<'_>, field: &'static str) -> Result<Option<u64>> {
-    Ok(if r.bool(field)? {
-        Some(r.u64(field)?)
-    } else {
-        None
-    })
-}
 
 fn write_answer(w: &mut Writer, a: &Option<StoredAnswer>) {
     match a {

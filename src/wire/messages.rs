@@ -535,14 +535,14 @@ impl Outcome {
     }
 }
 
-fn write_opt_u64(w: &mut Writer, v: Option<u64>) {
+pub(crate) fn write_opt_u64(w: &mut Writer, v: Option<u64>) {
     match v {
         Some(t) => w.u8(1).u64(t),
         None => w.u8(0),
     };
 }
 
-fn read_opt_u64(r: &mut Reader<'_>, field: &'static str) -> Result<Option<u64>> {
+pub(crate) fn read_opt_u64(r: &mut Reader<'_>, field: &'static str) -> Result<Option<u64>> {
     Ok(if r.bool(field)? {
         Some(r.u64(field)?)
     } else {
