@@ -115,8 +115,7 @@ fn server_in(dir: &Path, store: Store) -> (Server<Store, CountingKek>, Arc<Atomi
         .unwrap()
         .try_into()
         .unwrap();
-    let kek = CountingKek::new(&kek);
-    let opens = Arc::clone(&kek.opens);
+    let (kek, opens) = CountingKek::counting(split_rsa::LocalKek::new(split_rsa::KekId(1), &kek));
     (Server::new(transport, store, kek, policy(), size()), opens)
 }
 
@@ -621,46 +620,29 @@ mod races {
     use rand_chacha::ChaCha20Rng;
     use rand_core::{Rng, SeedableRng};
     use split_rsa::{
-        Argon2Params, Completion, DeviceRecord, DeviceRegistration, Error, HashAlg,
-        InMemoryKeyStore, KEK_NONCE_LEN, KekId, KeyEncryptionKey, KeyPurpose, LocalKek, Outcome,
-        SealedPartialSignature, Server, ServerTransportKey, SigningRequest,
+        Argon2Params, Completion, DeviceRecord, DeviceRegistration, HashAlg, InMemoryKeyStore,
+        KekId, KeyPurpose, LocalKek, Outcome, SealedPartialSignature, Server, ServerTransportKey,
+        SigningRequest,
     };
 
+    use super::procs::{HookedKek, OnOpen};
     use super::{NOW, RIGHT_PIN, outcome_name, pin, policy, size};
 
     /// Opening the share (the start of the evaluation, SPEC §4.5 h) tells `entered` and waits
     /// for `release`.
-    struct GatedKek {
-        inner: LocalKek,
+    struct Gate {
         entered: Sender<()>,
         release: Mutex<Receiver<()>>,
     }
 
-    impl KeyEncryptionKey for GatedKek {
-        fn current(&self) -> KekId {
-            self.inner.current()
-        }
-        fn seal(
-            &self,
-            kek: KekId,
-            nonce: &[u8; KEK_NONCE_LEN],
-            aad: &[u8],
-            plaintext: &[u8],
-        ) -> Result<Vec<u8>, Error> {
-            self.inner.seal(kek, nonce, aad, plaintext)
-        }
-        fn open(
-            &self,
-            kek: KekId,
-            nonce: &[u8; KEK_NONCE_LEN],
-            aad: &[u8],
-            ciphertext: &[u8],
-        ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+    impl OnOpen for Gate {
+        fn on_open(&self) {
             self.entered.send(()).unwrap();
             self.release.lock().unwrap().recv().unwrap();
-            self.inner.open(kek, nonce, aad, ciphertext)
         }
     }
+
+    type GatedKek = HookedKek<Gate>;
 
     type Plain = Server<Arc<InMemoryKeyStore>, LocalKek>;
     type Gated = Server<Arc<InMemoryKeyStore>, GatedKek>;
@@ -696,11 +678,13 @@ mod races {
                     server: Server::new(
                         copy(&transport),
                         Arc::clone(&store),
-                        GatedKek {
-                            inner: LocalKek::new(KekId(1), &kek),
-                            entered: entered_tx,
-                            release: Mutex::new(release_rx),
-                        },
+                        GatedKek::new(
+                            LocalKek::new(KekId(1), &kek),
+                            Gate {
+                                entered: entered_tx,
+                                release: Mutex::new(release_rx),
+                            },
+                        ),
                         policy(),
                         size(),
                     ),

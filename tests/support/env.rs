@@ -10,10 +10,9 @@ use std::sync::{Arc, Mutex};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use split_rsa::{
-    Argon2Params, DeviceRecord, DeviceRegistration, Error, HashAlg, InMemoryKeyStore,
-    KEK_NONCE_LEN, KekId, KeyEncryptionKey, KeyId, KeyPurpose, KeyRecord, KeySize, KeyStore,
-    LocalKek, N1Hash, NewRecord, Outcome, Pin, Scheme, Server, ServerPolicy, ServerTransportKey,
-    SigningRequest, StoreError, StoredRecord,
+    Argon2Params, DeviceRecord, DeviceRegistration, HashAlg, InMemoryKeyStore, KekId, KeyId,
+    KeyPurpose, KeyRecord, KeySize, KeyStore, LocalKek, N1Hash, NewRecord, Outcome, Pin, Scheme,
+    Server, ServerPolicy, ServerTransportKey, SigningRequest, StoreError, StoredRecord,
 };
 
 /// "Now" for every test (seconds since the Unix epoch).
@@ -105,38 +104,9 @@ impl KeyStore for FaultyStore {
     }
 }
 
-/// A [`LocalKek`] that counts how often a share is opened: the server opens the share exactly
-/// once per evaluated partial signature, so this counts PIN-guess evaluations.
-#[derive(Debug)]
-pub struct CountingKek {
-    inner: LocalKek,
-    pub opens: Arc<AtomicUsize>,
-}
-
-impl KeyEncryptionKey for CountingKek {
-    fn current(&self) -> KekId {
-        self.inner.current()
-    }
-    fn seal(
-        &self,
-        kek: KekId,
-        nonce: &[u8; KEK_NONCE_LEN],
-        aad: &[u8],
-        plaintext: &[u8],
-    ) -> Result<Vec<u8>, Error> {
-        self.inner.seal(kek, nonce, aad, plaintext)
-    }
-    fn open(
-        &self,
-        kek: KekId,
-        nonce: &[u8; KEK_NONCE_LEN],
-        aad: &[u8],
-        ciphertext: &[u8],
-    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
-        self.opens.fetch_add(1, Ordering::SeqCst);
-        self.inner.open(kek, nonce, aad, ciphertext)
-    }
-}
+#[path = "hooked_kek.rs"]
+mod hooked_kek;
+pub use hooked_kek::CountingKek;
 
 pub type TestServer = Server<Arc<FaultyStore>, CountingKek>;
 
@@ -173,11 +143,7 @@ impl Env {
     fn build(seed: u64, policy: ServerPolicy, size: KeySize) -> Self {
         let mut rng = rng(seed);
         let store = Arc::new(FaultyStore::default());
-        let evaluations = Arc::new(AtomicUsize::new(0));
-        let kek = CountingKek {
-            inner: LocalKek::generate(&mut rng, KekId(1)),
-            opens: evaluations.clone(),
-        };
+        let (kek, evaluations) = CountingKek::counting(LocalKek::generate(&mut rng, KekId(1)));
         let server = Server::new(
             ServerTransportKey::generate(&mut rng),
             store.clone(),

@@ -3,8 +3,8 @@
 //! with an environment variable; parent and children share files in a temporary directory
 //! (the transport key and KEK bytes, messages, device records, logs).
 //!
-//! - [`CountingKek`]: a [`LocalKek`] that counts share openings (one per evaluated partial
-//!   signature, so one per PIN-guess evaluation);
+//! - [`CountingKek`] (`hooked_kek.rs`): a `LocalKek` that counts share openings (one per
+//!   evaluated partial signature, so one per PIN-guess evaluation);
 //! - [`write_atomic`]: the device's durable record write (temp file, fsync, rename, fsync of
 //!   the directory), as SPEC §10 asks of an application;
 //! - [`TempDir`], [`ChildGuard`] (a child killed with SIGKILL and reaped when dropped), hex.
@@ -14,58 +14,14 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Child;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use split_rsa::{Error, KEK_NONCE_LEN, KekId, KeyEncryptionKey, LOCAL_KEK_LEN, LocalKek};
-
-/// A [`LocalKek`] that counts how often a share is opened. The server opens the share exactly
-/// once per evaluated partial signature, so with one `Server` per thread (calls in sequence)
-/// the counter's change over one `Server::complete` call says whether that call evaluated.
-#[derive(Debug)]
-pub struct CountingKek {
-    inner: LocalKek,
-    pub opens: Arc<AtomicUsize>,
-}
-
-impl CountingKek {
-    pub fn new(bytes: &[u8; LOCAL_KEK_LEN]) -> Self {
-        Self {
-            inner: LocalKek::new(KekId(1), bytes),
-            opens: Arc::new(AtomicUsize::new(0)),
-        }
-    }
-
-    pub fn opens(&self) -> usize {
-        self.opens.load(Ordering::SeqCst)
-    }
-}
-
-impl KeyEncryptionKey for CountingKek {
-    fn current(&self) -> KekId {
-        self.inner.current()
-    }
-    fn seal(
-        &self,
-        kek: KekId,
-        nonce: &[u8; KEK_NONCE_LEN],
-        aad: &[u8],
-        plaintext: &[u8],
-    ) -> Result<Vec<u8>, Error> {
-        self.inner.seal(kek, nonce, aad, plaintext)
-    }
-    fn open(
-        &self,
-        kek: KekId,
-        nonce: &[u8; KEK_NONCE_LEN],
-        aad: &[u8],
-        ciphertext: &[u8],
-    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
-        self.opens.fetch_add(1, Ordering::SeqCst);
-        self.inner.open(kek, nonce, aad, ciphertext)
-    }
-}
+#[path = "hooked_kek.rs"]
+mod hooked_kek;
+// Not every test that includes this file uses the KEK hooks.
+#[allow(unused_imports)]
+pub use hooked_kek::{CountingKek, HookedKek, OnOpen};
 
 /// A temporary directory, removed on drop.
 #[derive(Debug)]
