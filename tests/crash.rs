@@ -42,7 +42,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use procs::{ChildGuard, TempDir, append_line, hex, write_atomic};
+use procs::{ChildGuard, Store, TempDir, append_line, hex, open_store, write_atomic};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use split_rsa::{
@@ -64,17 +64,6 @@ const TARGET: &str = "SPLIT_RSA_CRASH_TARGET";
 const DIR: &str = "SPLIT_RSA_CRASH_DIR";
 const LIFE: &str = "SPLIT_RSA_CRASH_LIFE";
 const FINISH: &str = "SPLIT_RSA_CRASH_FINISH";
-
-type Store = Arc<dyn KeyStore + Send + Sync>;
-
-fn open_store(kind: &str, target: &str) -> Store {
-    match kind {
-        "sqlite" => Arc::new(split_rsa::SqliteKeyStore::open(target).unwrap()),
-        #[cfg(feature = "postgres")]
-        "postgres" => Arc::new(split_rsa::PostgresKeyStore::connect(target).unwrap()),
-        other => panic!("unknown store {other}"),
-    }
-}
 
 fn size() -> KeySize {
     KeySize::insecure_for_tests(512).unwrap()

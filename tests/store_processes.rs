@@ -54,13 +54,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use procs::{ChildGuard, CountingKek, TempDir, now_ms};
+use procs::{ChildGuard, CountingKek, Store, TempDir, now_ms, open_store};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use split_rsa::{
     Argon2Params, DEFAULT_KEY_LIFETIME_SECS, DestroyReason, DeviceRecord, DeviceRegistration,
-    HashAlg, KeyPurpose, KeySize, KeyStore, LockoutPolicy, Outcome, Pin, Scheme,
-    SealedPartialSignature, Server, ServerPolicy, ServerTransportKey,
+    HashAlg, KeyPurpose, KeySize, LockoutPolicy, Outcome, Pin, Scheme, SealedPartialSignature,
+    Server, ServerPolicy, ServerTransportKey,
 };
 
 const PROCESSES: usize = 2;
@@ -76,17 +76,6 @@ const TARGET: &str = "SPLIT_RSA_SP_TARGET";
 const DIR: &str = "SPLIT_RSA_SP_DIR";
 const START_MS: &str = "SPLIT_RSA_SP_START_MS";
 const PROC: &str = "SPLIT_RSA_SP_PROC";
-
-type Store = Arc<dyn KeyStore + Send + Sync>;
-
-fn open_store(kind: &str, target: &str) -> Store {
-    match kind {
-        "sqlite" => Arc::new(split_rsa::SqliteKeyStore::open(target).unwrap()),
-        #[cfg(feature = "postgres")]
-        "postgres" => Arc::new(split_rsa::PostgresKeyStore::connect(target).unwrap()),
-        other => panic!("unknown store {other}"),
-    }
-}
 
 /// No lock steps, destroyed at 9; many compare-and-swap retries (16 servers race one record).
 fn policy() -> ServerPolicy {

@@ -23,6 +23,19 @@ mod hooked_kek;
 #[allow(unused_imports)]
 pub use hooked_kek::{CountingKek, HookedKek, OnOpen};
 
+/// A key store shared by the threads of one process.
+pub type Store = std::sync::Arc<dyn split_rsa::KeyStore + Send + Sync>;
+
+/// Opens the store of `kind` (`sqlite`: a file path; `postgres`: a connection string).
+pub fn open_store(kind: &str, target: &str) -> Store {
+    match kind {
+        "sqlite" => std::sync::Arc::new(split_rsa::SqliteKeyStore::open(target).unwrap()),
+        #[cfg(feature = "postgres")]
+        "postgres" => std::sync::Arc::new(split_rsa::PostgresKeyStore::connect(target).unwrap()),
+        other => panic!("unknown store {other}"),
+    }
+}
+
 /// A temporary directory, removed on drop.
 #[derive(Debug)]
 pub struct TempDir(PathBuf);
