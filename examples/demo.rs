@@ -93,10 +93,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if device.pending_request().is_some() {
         // A previous run stopped mid-exchange: resolve it first (SPEC §10).
         let done = server.complete(&mut rng, &device.resend()?, now)?;
-        println!(
-            "resolved an exchange left pending: {:?}",
-            device.accept(&done.response)?
-        );
+        match device.accept(&done.response)? {
+            Outcome::Completed { signature } => println!(
+                "resolved an exchange left pending: completed ({} bytes of signature)",
+                signature.len()
+            ),
+            other => println!("resolved an exchange left pending: {other:?}"),
+        }
         write_secret(&sign_path, &device.to_bytes())?;
     }
 
