@@ -1766,6 +1766,21 @@ fn rejects_out_of_range_values() {
         "n",
         OutOfRange,
     );
+    // An even n, and an n with a leading zero byte (no composite has either).
+    let n_at = o.n_len + 2;
+    let n_end = n_at + get_u16(&b, o.n_len);
+    rejects(
+        c("server_record"),
+        &with(b.clone(), |b| b[n_end - 1] &= 0xfe),
+        "n",
+        Invalid,
+    );
+    rejects(
+        c("server_record"),
+        &with(b.clone(), |b| b[n_at] = 0),
+        "n",
+        DecodeErrorKind::NonCanonical,
+    );
     let other_key = with(b, |b| b[o.pending_len + 4 + 6] ^= 1);
     rejects(c("server_record"), &other_key, "pending.request", Invalid);
 
