@@ -42,12 +42,14 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use procs::{ChildGuard, Store, TempDir, append_line, hex, open_store, write_atomic};
+use procs::{
+    ChildGuard, Store, TempDir, append_line, hex, open_store, register_device, write_atomic,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use split_rsa::{
-    Argon2Params, DeviceRecord, DeviceRegistration, HashAlg, KekId, KeyId, KeyPurpose, KeySize,
-    KeyStore, LocalKek, Outcome, Pin, Scheme, Server, ServerPolicy, ServerTransportKey, verify,
+    DeviceRecord, HashAlg, KekId, KeyId, KeyPurpose, KeySize, KeyStore, LocalKek, Outcome, Pin,
+    Scheme, Server, ServerPolicy, ServerTransportKey, verify,
 };
 
 /// Kills per store.
@@ -142,25 +144,7 @@ fn child() {
         Ok(bytes) => DeviceRecord::from_bytes(&bytes).unwrap(),
         Err(_) => {
             // Registration (SPEC §3), persisted before anything else.
-            let challenge = server.issue_challenge(&mut rng, NOW);
-            let (registration, request) = DeviceRegistration::start(
-                &mut rng,
-                &challenge,
-                KeyPurpose::Signing,
-                size(),
-                &server.transport_public_key(),
-            )
-            .unwrap();
-            let registered = server.register(&mut rng, &request, NOW).unwrap();
-            let answer = registration.open_response(&registered.response).unwrap();
-            let device = registration
-                .finish(
-                    &mut rng,
-                    answer,
-                    &pin(RIGHT_PIN),
-                    Argon2Params::insecure_fast_for_tests(),
-                )
-                .unwrap();
+            let device = register_device(&mut rng, &server, size(), RIGHT_PIN, NOW);
             write_atomic(&device_file, &device.to_bytes()).unwrap();
             say(format!(
                 "REGISTERED key={}",

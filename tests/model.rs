@@ -83,10 +83,6 @@ struct Rules {
     start_request: StartRequestFn,
     may_sign: MaySignFn,
     answer_effect: AnswerEffectFn,
-    /// Whether the device keeps its exchange pending after this (opened) answer instead of
-    /// applying `answer_effect`: never in production; the proposed fix for finding 2 keeps
-    /// it pending after a Locked answer (a refusal that a later resend may overturn).
-    keeps_pending: fn(&Outcome) -> bool,
 }
 
 const PRODUCTION: Rules = Rules {
@@ -97,7 +93,6 @@ const PRODUCTION: Rules = Rules {
     start_request: session::start_request,
     may_sign: session::may_sign,
     answer_effect: session::answer_effect,
-    keeps_pending: |_| false,
 };
 
 /// The record re-encoded with another failure count (for planted bugs only: the record's
@@ -891,7 +886,10 @@ impl SessionModel {
         let resolving = |t: &State| -> Vec<Ans> {
             t.answers
                 .iter()
-                .filter(|a| a.to == pending && !(self.rules.keeps_pending)(&outcome_of(a.out)))
+                .filter(|a| {
+                    a.to == pending
+                        && (self.rules.answer_effect)(&outcome_of(a.out)) != AnswerEffect::Wait
+                })
                 .copied()
                 .collect()
         };
@@ -1052,7 +1050,7 @@ impl Model for SessionModel {
         if let Some(p) = d.pending {
             for &a in s.answers.iter().filter(|a| a.to == p) {
                 let effect = (self.rules.answer_effect)(&outcome_of(a.out));
-                if (self.rules.keeps_pending)(&outcome_of(a.out)) || effect == AnswerEffect::Wait {
+                if effect == AnswerEffect::Wait {
                     continue; // opened, and the exchange stays pending: no state change
                 }
                 let mut n = s.clone();

@@ -54,13 +54,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use procs::{ChildGuard, CountingKek, Store, TempDir, now_ms, open_store};
+use procs::{ChildGuard, CountingKek, Store, TempDir, now_ms, open_store, register_device};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use split_rsa::{
-    Argon2Params, DEFAULT_KEY_LIFETIME_SECS, DestroyReason, DeviceRecord, DeviceRegistration,
-    HashAlg, KeyPurpose, KeySize, LockoutPolicy, Outcome, Pin, Scheme, SealedPartialSignature,
-    Server, ServerPolicy, ServerTransportKey,
+    DEFAULT_KEY_LIFETIME_SECS, DestroyReason, DeviceRecord, HashAlg, KeyPurpose, KeySize,
+    LockoutPolicy, Outcome, Pin, Scheme, SealedPartialSignature, Server, ServerPolicy,
+    ServerTransportKey,
 };
 
 const PROCESSES: usize = 2;
@@ -356,25 +356,7 @@ fn run(kind: &str, target: &str, scenario: Scenario) {
     let (server, opens) = server_in(dir.path(), open_store(kind, target));
 
     // Registration (SPEC §3).
-    let challenge = server.issue_challenge(&mut rng, NOW);
-    let (registration, request) = DeviceRegistration::start(
-        &mut rng,
-        &challenge,
-        KeyPurpose::Signing,
-        size(),
-        &server.transport_public_key(),
-    )
-    .unwrap();
-    let registered = server.register(&mut rng, &request, NOW).unwrap();
-    let answer = registration.open_response(&registered.response).unwrap();
-    let mut device = registration
-        .finish(
-            &mut rng,
-            answer,
-            &pin(RIGHT_PIN),
-            Argon2Params::insecure_fast_for_tests(),
-        )
-        .unwrap();
+    let mut device = register_device(&mut rng, &server, size(), RIGHT_PIN, NOW);
     let key_id = *device.key_id();
     let scheme = Scheme::Pss(HashAlg::Sha256);
     let failures = || {
@@ -609,12 +591,11 @@ mod races {
     use rand_chacha::ChaCha20Rng;
     use rand_core::{Rng, SeedableRng};
     use split_rsa::{
-        Argon2Params, Completion, DeviceRecord, DeviceRegistration, HashAlg, InMemoryKeyStore,
-        KekId, KeyPurpose, LocalKek, Outcome, SealedPartialSignature, Server, ServerTransportKey,
-        SigningRequest,
+        Completion, DeviceRecord, HashAlg, InMemoryKeyStore, KekId, KeyPurpose, LocalKek, Outcome,
+        SealedPartialSignature, Server, ServerTransportKey, SigningRequest,
     };
 
-    use super::procs::{HookedKek, OnOpen};
+    use super::procs::{HookedKek, OnOpen, register_device};
     use super::{NOW, RIGHT_PIN, outcome_name, pin, policy, size};
 
     /// Opening the share (the start of the evaluation, SPEC §4.5 h) tells `entered` and waits
@@ -689,25 +670,7 @@ mod races {
             policy(),
             size(),
         );
-        let challenge = plain.issue_challenge(&mut rng, NOW);
-        let (registration, request) = DeviceRegistration::start(
-            &mut rng,
-            &challenge,
-            KeyPurpose::Signing,
-            size(),
-            &plain.transport_public_key(),
-        )
-        .unwrap();
-        let registered = plain.register(&mut rng, &request, NOW).unwrap();
-        let answer = registration.open_response(&registered.response).unwrap();
-        let device = registration
-            .finish(
-                &mut rng,
-                answer,
-                &pin(RIGHT_PIN),
-                Argon2Params::insecure_fast_for_tests(),
-            )
-            .unwrap();
+        let device = register_device(&mut rng, &plain, size(), RIGHT_PIN, NOW);
         World {
             rng,
             plain,

@@ -688,19 +688,12 @@ impl SigningRequest {
         digest: &[u8],
         expires_at: u64,
     ) -> Result<Self> {
-        scheme.hash().check_digest(digest)?;
         let request_id = RequestId::random(rng);
         let mut pss_salt = vec![0u8; scheme.salt_len()];
         rng.fill_bytes(&mut pss_salt);
-        Ok(Self {
-            key_id,
-            request_id,
-            purpose,
-            scheme,
-            digest: digest.to_vec(),
-            pss_salt,
-            expires_at,
-        })
+        Self::from_parts(
+            key_id, request_id, purpose, scheme, digest, &pss_salt, expires_at,
+        )
     }
 
     /// A request from its parts, checked as the decoder checks them (digest and salt

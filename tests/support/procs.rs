@@ -36,6 +36,33 @@ pub fn open_store(kind: &str, target: &str) -> Store {
     }
 }
 
+/// Registers a signing key with PIN `digits` (SPEC §3: challenge, request, sealed answer, PIN
+/// seal) at a test size, the way every multi-process test starts.
+pub fn register_device<K: split_rsa::KeyStore, E: split_rsa::KeyEncryptionKey>(
+    rng: &mut rand_chacha::ChaCha20Rng,
+    server: &split_rsa::Server<K, E>,
+    size: split_rsa::KeySize,
+    digits: &str,
+    now: u64,
+) -> split_rsa::DeviceRecord {
+    use split_rsa::{Argon2Params, DeviceRegistration, KeyPurpose, Pin};
+    let challenge = server.issue_challenge(rng, now);
+    let (registration, request) = DeviceRegistration::start(
+        rng,
+        &challenge,
+        KeyPurpose::Signing,
+        size,
+        &server.transport_public_key(),
+    )
+    .unwrap();
+    let registered = server.register(rng, &request, now).unwrap();
+    let answer = registration.open_response(&registered.response).unwrap();
+    let pin = Pin::new_allow_trivial(digits, KeyPurpose::Signing).unwrap();
+    registration
+        .finish(rng, answer, &pin, Argon2Params::insecure_fast_for_tests())
+        .unwrap()
+}
+
 /// A temporary directory, removed on drop.
 #[derive(Debug)]
 pub struct TempDir(PathBuf);
